@@ -1,0 +1,1 @@
+"""The tutor's lesson files live here as Markdown; this file only lets them ship as package data."""

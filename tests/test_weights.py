@@ -1,0 +1,288 @@
+"""The weight cache: built once, then loaded without the initialiser, bit-identical, and self-repairing."""
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from tutor import weights
+from tutor.model import GPT_CONFIG_124M
+from tutor.weights import build_fresh_model, cache_dir, load_tutor_model, weights_path
+
+SMALL = {"vocab_size": 100, "context_length": 8, "emb_dim": 16, "n_heads": 2, "n_layers": 2,
+         "drop_rate": 0.1, "qkv_bias": False}
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOSS_TUTOR_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def notices():
+    return []
+
+
+def logits(model, cfg=SMALL):
+    idx = torch.arange(2 * cfg["context_length"]).reshape(2, -1) % cfg["vocab_size"]
+    with torch.no_grad():
+        return model(idx)
+
+
+def fresh_logits(cfg=SMALL, seed=42):
+    return logits(build_fresh_model(cfg, seed).eval(), cfg)
+
+
+def forbid_initialisation(monkeypatch):
+    """Make seeding or randomly filling any tensor fail, so only a no-initialiser load can succeed."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the initialiser ran")
+
+    monkeypatch.setattr(torch, "manual_seed", refuse)
+    monkeypatch.setattr(torch.Tensor, "uniform_", refuse)
+    monkeypatch.setattr(torch.Tensor, "normal_", refuse)
+
+
+def test_cache_dir_prefers_the_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("LOSS_TUTOR_CACHE_DIR", str(tmp_path / "shared"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "shared"
+
+
+def test_cache_dir_defaults_to_xdg_then_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("LOSS_TUTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "loss-tutor"
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_dir() == tmp_path / "home" / ".cache" / "loss-tutor"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # ignored, as the XDG spec says
+    assert cache_dir() == tmp_path / "home" / ".cache" / "loss-tutor"
+
+
+def test_weights_path_is_keyed_by_config_and_seed(cache):
+    path = weights_path(GPT_CONFIG_124M, 42)
+    assert path.parent == cache
+    assert path.name.startswith("gpt-124m-seed42-") and path.suffix == ".safetensors"
+    assert weights_path(dict(reversed(GPT_CONFIG_124M.items())), 42) == path  # key order does not matter
+    assert weights_path(GPT_CONFIG_124M, 43) != path
+    assert weights_path({**GPT_CONFIG_124M, "context_length": 1024}, 42) != path
+    assert weights_path(SMALL, 42) != path
+
+
+def test_first_call_writes_the_file(cache, notices):
+    path = weights_path(SMALL, 42)
+    assert not path.exists()
+    model = load_tutor_model(SMALL, notice=notices.append)
+    assert path.is_file()
+    assert os.listdir(cache) == [path.name]  # no temporary file left behind
+    assert notices == []
+    assert not model.training
+    assert torch.equal(logits(model), fresh_logits())
+
+
+def test_second_call_loads_without_the_initialiser_and_is_bit_identical(cache, notices, monkeypatch):
+    load_tutor_model(SMALL, notice=notices.append)
+    expected = fresh_logits()
+    expected_state = build_fresh_model(SMALL, 42).state_dict()
+
+    forbid_initialisation(monkeypatch)
+    model = load_tutor_model(SMALL, notice=notices.append)
+    monkeypatch.undo()
+
+    assert notices == []
+    assert torch.equal(logits(model), expected)
+    state = model.state_dict()
+    assert state.keys() == expected_state.keys()
+    assert all(torch.equal(state[k], expected_state[k]) for k in state)
+    assert not any(t.is_meta for t in state.values())
+    assert not model.training
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_the_callers_random_state_is_left_alone(cache):
+    for _ in ("cold", "warm"):
+        torch.manual_seed(7)
+        before = torch.get_rng_state()
+        load_tutor_model(SMALL)
+        assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_cache_false_writes_nothing(cache, notices):
+    model = load_tutor_model(SMALL, cache=False, notice=notices.append)
+    assert list(cache.iterdir()) == []
+    assert torch.equal(logits(model), fresh_logits())
+    assert not model.training
+
+
+def truncated(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def garbage(path):
+    path.write_bytes(os.urandom(4096))
+
+
+def empty(path):
+    path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("spoil", [garbage, truncated, empty])
+def test_a_corrupt_file_is_rebuilt_with_a_notice(cache, notices, spoil):
+    load_tutor_model(SMALL)
+    path = weights_path(SMALL, 42)
+    spoil(path)
+
+    model = load_tutor_model(SMALL, notice=notices.append)
+    assert len(notices) == 1 and "\n" not in notices[0] and str(path) in notices[0]
+    assert torch.equal(logits(model), fresh_logits())
+
+    again = load_tutor_model(SMALL, notice=notices.append)  # the rebuilt file is good
+    assert len(notices) == 1
+    assert torch.equal(logits(again), fresh_logits())
+
+
+def _state_with_missing_key(state):
+    del state["out_head.weight"]
+
+
+def _state_with_extra_key(state):
+    state["trf_blocks.9.norm1.scale"] = torch.ones(16)
+
+
+def _state_with_wrong_shape(state):
+    state["tok_emb.weight"] = torch.zeros(99, 16)
+
+
+def _state_with_wrong_dtype(state):
+    state["pos_emb.weight"] = state["pos_emb.weight"].double()
+
+
+@pytest.mark.parametrize("spoil", [_state_with_missing_key, _state_with_extra_key,
+                                   _state_with_wrong_shape, _state_with_wrong_dtype])
+def test_a_mismatched_file_is_rebuilt_with_a_notice(cache, notices, spoil):
+    state = build_fresh_model(SMALL, 42).state_dict()
+    spoil(state)
+    save_file(state, weights_path(SMALL, 42), metadata=weights._metadata(SMALL, 42))
+
+    model = load_tutor_model(SMALL, notice=notices.append)
+    assert len(notices) == 1 and "rebuilt" in notices[0]
+    assert torch.equal(logits(model), fresh_logits())
+    load_tutor_model(SMALL, notice=notices.append)
+    assert len(notices) == 1
+
+
+def test_a_file_made_for_another_seed_is_rebuilt(cache, notices):
+    other = build_fresh_model(SMALL, 1).state_dict()
+    save_file(other, weights_path(SMALL, 42), metadata=weights._metadata(SMALL, 1))
+    model = load_tutor_model(SMALL, notice=notices.append)
+    assert len(notices) == 1
+    assert torch.equal(logits(model), fresh_logits())
+
+
+def test_the_default_notice_is_one_line_on_stderr(cache, capsys):
+    garbage(cache / weights_path(SMALL, 42).name)
+    load_tutor_model(SMALL)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "loss-tutor" in err
+
+
+def test_an_unusable_cache_dir_falls_back_to_memory(tmp_path, monkeypatch, notices):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("LOSS_TUTOR_CACHE_DIR", str(blocker / "cache"))  # mkdir fails, even for root
+    model = load_tutor_model(SMALL, notice=notices.append)
+    assert len(notices) == 1 and "in memory" in notices[0]
+    assert torch.equal(logits(model), fresh_logits())
+    assert not model.training
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write to read-only dirs")
+def test_a_read_only_cache_dir_falls_back_to_memory(cache, notices):
+    cache.chmod(0o555)
+    try:
+        model = load_tutor_model(SMALL, notice=notices.append)
+    finally:
+        cache.chmod(0o755)
+    assert len(notices) == 1
+    assert torch.equal(logits(model), fresh_logits())
+
+
+def test_a_good_file_in_a_read_only_place_still_loads(cache, notices, monkeypatch):
+    load_tutor_model(SMALL)
+    # Saving would fail; a good file never needs saving.
+    monkeypatch.setattr(weights, "_save_atomically", lambda *a: (_ for _ in ()).throw(PermissionError("ro")))
+    model = load_tutor_model(SMALL, notice=notices.append)
+    assert notices == []
+    assert torch.equal(logits(model), fresh_logits())
+
+
+def test_two_threads_saving_at_once_leave_a_valid_file(cache, monkeypatch, notices):
+    both_saving = threading.Barrier(2, timeout=30)
+    real_save = weights.save_file
+
+    def save_together(*args, **kwargs):
+        both_saving.wait()  # both threads have built their model and write at the same moment
+        real_save(*args, **kwargs)
+
+    monkeypatch.setattr(weights, "save_file", save_together)
+    models = [None, None]
+
+    def first_run(i):
+        models[i] = load_tutor_model(SMALL, notice=notices.append)
+
+    threads = [threading.Thread(target=first_run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+
+    expected = fresh_logits()
+    assert notices == []
+    assert all(torch.equal(logits(m), expected) for m in models)
+    assert os.listdir(cache) == [weights_path(SMALL, 42).name]
+    assert torch.equal(logits(load_tutor_model(SMALL, notice=notices.append)), expected)
+    assert notices == []
+
+
+def test_two_processes_starting_at_once_leave_a_valid_file(cache, notices):
+    script = (
+        "import torch\n"
+        "from tutor.weights import load_tutor_model\n"
+        f"m = load_tutor_model({SMALL!r})\n"
+        "print(float(m(torch.zeros(1, 4, dtype=torch.long)).sum()))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert all(err == "" for _, err in outputs)
+    assert outputs[0][0] == outputs[1][0]
+    assert os.listdir(cache) == [weights_path(SMALL, 42).name]
+    assert torch.equal(logits(load_tutor_model(SMALL, notice=notices.append)), fresh_logits())
+    assert notices == []
+
+
+def test_the_124m_model_from_the_cache_equals_a_fresh_build(cache, notices, monkeypatch):
+    load_tutor_model(notice=notices.append)  # first run: builds and saves
+    forbid_initialisation(monkeypatch)
+    cached = load_tutor_model(notice=notices.append)
+    monkeypatch.undo()
+    assert notices == []
+
+    fresh = build_fresh_model().eval()
+    idx = torch.randint(0, 50257, (2, 8), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(cached(idx), fresh(idx))
+    fresh_state = fresh.state_dict()
+    assert all(torch.equal(t, fresh_state[k]) for k, t in cached.state_dict().items())

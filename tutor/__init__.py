@@ -1,0 +1,1 @@
+"""loss-tutor: see how a GPT model's training loss is computed."""

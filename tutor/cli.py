@@ -1,0 +1,182 @@
+"""`loss-tutor`: the app by default, or the whole walkthrough as `--plain` text or `--json`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from tutor.settings import Settings
+from tutor.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, read_text_file
+
+PROG = "loss-tutor"
+
+
+class UsageError(Exception):
+    """A bad option: reported as one line on stderr with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one clear line instead of argparse's usage block
+        raise UsageError(message)
+
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 80x24; got {value!r}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive; got {value!r}")
+    return width, height
+
+
+def _add_walkthrough_options(parser: argparse.ArgumentParser) -> None:
+    defaults = Settings()
+    group = parser.add_argument_group("text and settings")
+    group.add_argument("--text", metavar="FILE", help="a UTF-8 text file to use instead of the sample story")
+    group.add_argument("--batch-size", type=int, default=defaults.batch_size, help="rows in the batch (default %(default)s)")
+    group.add_argument(
+        "--context-length", type=int, default=defaults.context_length,
+        help="tokens in each input window, 1 to 256 (default %(default)s)",
+    )
+    group.add_argument("--stride", type=int, default=defaults.stride, help="tokens between window starts (default %(default)s)")
+    group.add_argument("--seed", type=int, default=defaults.seed, help="seed for shuffling the windows (default %(default)s)")
+    group.add_argument("--shuffle", action="store_true", help="shuffle the windows, as when training")
+    group.add_argument("--batch", type=int, default=defaults.batch_index, metavar="N", help="which batch to show, from 0 (default %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="See, step by step, how a GPT model's training loss is computed.")
+    _add_walkthrough_options(parser)
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--plain", action="store_true", help="print the whole walkthrough as text and exit")
+    output.add_argument("--json", action="store_true", help="print the walkthrough's numbers as one JSON object and exit")
+    app = parser.add_argument_group("the app")
+    app.add_argument("--lessons", metavar="DIR", help="read lessons from this folder instead of the built-in ones")
+    app.add_argument("--watch", action="store_true", help="reload a lesson when its file changes")
+    app.add_argument("--reset", action="store_true", help="forget saved progress and start over")
+    return parser
+
+
+def build_screenshots_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} screenshots",
+        description="Render every lesson headless to SVG files, for reviewing edited lessons.",
+    )
+    parser.add_argument("directory", metavar="DIR", help="folder to write the SVG files into")
+    parser.add_argument("--size", type=_size, default=(80, 24), metavar="WxH", help="terminal size (default 80x24)")
+    _add_walkthrough_options(parser)
+    parser.add_argument("--lessons", metavar="DIR", help="read lessons from this folder instead of the built-in ones")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = Settings(
+        batch_size=args.batch_size,
+        context_length=args.context_length,
+        stride=args.stride,
+        seed=args.seed,
+        shuffle=args.shuffle,
+        batch_index=args.batch,
+    )
+    try:
+        settings.validate()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return settings
+
+
+def text_from(args: argparse.Namespace) -> LoadedText:
+    try:
+        return read_text_file(args.text or SAMPLE_TEXT_PATH)
+    except TextError as error:
+        raise UsageError(str(error)) from None
+
+
+def _lessons_dir(args: argparse.Namespace) -> Path | None:
+    if args.lessons is None:
+        return None
+    folder = Path(args.lessons).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"--lessons: no such folder: {folder}")
+    return folder
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from tutor.engine import Request, compute_report
+
+    loaded = text_from(args)
+    settings = settings_from(args)
+    try:
+        report = compute_report(Request(text=loaded.text, settings=settings, source=loaded.source))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.json:
+        json.dump(report.to_json_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        from tutor.plain import render_plain
+
+        colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        sys.stdout.write(render_plain(report, colour=colour))
+    return 0
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from tutor.app import TutorApp
+
+    loaded = text_from(args) if args.text else None
+    app = TutorApp(
+        settings=settings_from(args),
+        text_path=args.text,
+        loaded_text=loaded,
+        lessons_dir=_lessons_dir(args),
+        watch=args.watch,
+        reset=args.reset,
+    )
+    app.run()
+    return app.return_code or 0
+
+
+def run_screenshots(argv: list[str]) -> int:
+    args = build_screenshots_parser().parse_args(argv)
+    from tutor.screenshots import render_screenshots
+
+    loaded = text_from(args)
+    written = render_screenshots(
+        Path(args.directory),
+        size=args.size,
+        settings=settings_from(args),
+        loaded_text=loaded,
+        lessons_dir=_lessons_dir(args),
+    )
+    for path in written:
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv[:1] == ["screenshots"]:
+            return run_screenshots(argv[1:])
+        args = build_parser().parse_args(argv)
+        if args.plain or args.json:
+            return run_report(args)
+        return run_app(args)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `loss-tutor --plain | head` closed the pipe early; that is not an error
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

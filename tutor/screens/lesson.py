@@ -1,0 +1,232 @@
+"""The lesson screen: explanation beside the panes that show this step's code, tensors and tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from tutor.lessons import Lesson
+from tutor.widgets.bug_lab import BugLabPane
+from tutor.widgets.check_panel import CheckAnswered, CheckPanel
+from tutor.widgets.code_pane import CodePane
+from tutor.widgets.explanation import ExplanationPane
+from tutor.widgets.heatmap import HeatmapPane
+from tutor.widgets.lesson_list import LessonList, LessonPicked
+from tutor.widgets.tensor_pane import TensorPane
+from tutor.widgets.token_table import TokenChosen, TokenTable
+
+TABS = {"code": "Code", "tensors": "Tensors", "tokens": "Tokens", "heatmap": "Heatmap", "bug_lab": "Bug lab"}
+
+
+class LessonScreen(Screen[None]):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("right,n,space", "step(1)", "Next", key_display="→", id="next-lesson"),
+        Binding("left,p", "step(-1)", "Back", key_display="←", id="previous-lesson"),
+        Binding("right_square_bracket", "row(1)", "Row", key_display="]", id="next-row"),
+        Binding("left_square_bracket", "row(-1)", "Row", key_display="[", id="previous-row"),
+        Binding("e", "edit_text", "Text", id="edit-text"),
+        Binding("s", "settings", "Settings", id="settings"),
+        Binding("a", "answer", "Answer", id="answer-check"),
+        Binding("h", "hint", "Hint", show=False, id="hint"),
+        Binding("l", "toggle_list", "Lessons", show=False, id="toggle-lesson-list"),
+        *[Binding(str(n), f"go_to({n})", f"Lesson {n}", show=False, id=f"lesson-{n}") for n in range(10)],
+    ]
+
+    def __init__(self, start_lesson: str | None = None):
+        super().__init__()
+        self.index = 0
+        self.start_lesson = start_lesson
+
+    # ----- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            yield LessonList(id="lesson-list")
+            with Container(id="lesson-area"):
+                yield ExplanationPane(id="explanation")
+                with TabbedContent(id="panes"):
+                    for pane_id, title in TABS.items():
+                        with TabPane(title, id=f"tab-{pane_id}"):
+                            yield self._pane(pane_id)
+        yield Static(id="problem-bar")
+        yield Footer()
+
+    @staticmethod
+    def _pane(pane_id: str):
+        return {
+            "code": lambda: CodePane(id="code-pane"),
+            "tensors": lambda: TensorPane(id="tensor-pane"),
+            "tokens": lambda: TokenTable(id="token-table"),
+            "heatmap": lambda: HeatmapPane(id="heatmap-pane"),
+            "bug_lab": lambda: BugLabPane(id="bug-lab-pane"),
+        }[pane_id]()
+
+    def on_mount(self) -> None:
+        lessons = self.app.lessons.lessons
+        if self.start_lesson is not None:
+            found = self.app.lessons.index_of(self.start_lesson)
+            self.index = found if found is not None else 0
+        self.show_lesson()
+
+    # ----- what is shown --------------------------------------------------------------------------
+
+    @property
+    def lesson(self) -> Lesson | None:
+        lessons = self.app.lessons.lessons
+        return lessons[self.index] if 0 <= self.index < len(lessons) else None
+
+    @property
+    def lesson_id(self) -> str | None:
+        return self.lesson.id if self.lesson else None
+
+    def show_lesson(self) -> None:
+        lesson = self.lesson
+        session = self.app.session
+        if lesson is None:
+            self.query_one("#explanation", ExplanationPane).query_one("#lesson-text").update(
+                "## No lessons\n\nNo lesson could be loaded; the problems are listed below."
+            )
+            self._show_problems()
+            return
+        session.mark_seen(lesson.id)
+        total = len(self.app.lessons.lessons)
+        self.title = f"loss-tutor · lesson {self.index} of {total - 1}: {lesson.title}"
+        tabs = self.query_one("#panes", TabbedContent)
+        wanted = [pane for pane in lesson.panes if pane in TABS]
+        for pane_id in TABS:
+            if pane_id in wanted:
+                tabs.show_tab(f"tab-{pane_id}")
+            else:
+                tabs.hide_tab(f"tab-{pane_id}")
+        tabs.display = bool(wanted)
+        if wanted and tabs.active not in {f"tab-{pane}" for pane in wanted}:
+            tabs.active = f"tab-{wanted[0]}"
+        self.query_one(CodePane).show(lesson.code, self.app.current_theme.dark)
+        self.show_report()
+        self.app.save_progress()
+
+    def show_report(self) -> None:
+        """Fill the panes from the session's report (or show that it is still being computed)."""
+        lesson = self.lesson
+        if lesson is None:
+            return
+        session = self.app.session
+        report = session.report
+        values = report.values() if report else None
+        waiting = self._waiting_text()
+        self.query_one(ExplanationPane).show(lesson, values, session.checks)
+        self.query_one(TensorPane).show(lesson.tensors, report, waiting)
+        self.query_one(TokenTable).show(report, session.row, lesson.stage, waiting)
+        self.query_one(HeatmapPane).show(report, waiting)
+        self.query_one(BugLabPane).show(report, waiting)
+        self.query_one(LessonList).show(self.app.lessons.lessons, self.index, session.seen)
+        self._show_problems()
+
+    def _waiting_text(self) -> str:
+        session = self.app.session
+        if session.report is None and session.problem:
+            return f"cannot compute: {session.problem}"
+        return "loading the model (importing torch, reading the weights)…"
+
+    def _show_problems(self) -> None:
+        session = self.app.session
+        lines = [f"lesson file problem — {problem}" for problem in self.app.lessons.problems]
+        if session.problem:
+            lines.append(f"cannot compute: {session.problem}")
+        if session.busy and session.report is not None:
+            lines.append("computing the new numbers… the ones shown are the last good ones")
+        bar = self.query_one("#problem-bar", Static)
+        bar.update("\n".join(lines))
+        bar.display = bool(lines)
+
+    def lessons_changed(self) -> None:
+        count = len(self.app.lessons.lessons)
+        self.index = min(self.index, max(count - 1, 0))
+        self.show_lesson()
+
+    # ----- actions --------------------------------------------------------------------------------
+
+    def go_to(self, index: int) -> None:
+        if 0 <= index < len(self.app.lessons.lessons):
+            self.index = index
+            self.show_lesson()
+        else:
+            self.notify(f"there is no lesson {index}", severity="warning", timeout=3)
+
+    def action_go_to(self, index: int) -> None:
+        self.go_to(index)
+
+    def action_step(self, delta: int) -> None:
+        target = self.index + delta
+        if 0 <= target < len(self.app.lessons.lessons):
+            self.go_to(target)
+
+    def action_row(self, delta: int) -> None:
+        session = self.app.session
+        if session.report is None:
+            return
+        row = session.row + delta
+        if 0 <= row < session.report.batch_size:
+            session.row = row
+            self.show_report()
+            self.notify(f"showing batch row {row} of {session.report.batch_size - 1}", timeout=2)
+
+    def action_toggle_list(self) -> None:
+        self.toggle_class("-list-toggled")
+
+    def action_answer(self) -> None:
+        self.query_one(CheckPanel).focus_answer()
+
+    def action_hint(self) -> None:
+        self.query_one(CheckPanel).next_hint()
+
+    def action_edit_text(self) -> None:
+        from tutor.screens.text_screen import TextScreen
+
+        self.app.push_screen(TextScreen())
+
+    def action_settings(self) -> None:
+        from tutor.screens.settings_screen import SettingsScreen
+
+        self.app.push_screen(SettingsScreen())
+
+    def system_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Next lesson", "Go to the next lesson", lambda: self.action_step(1))
+        yield SystemCommand("Previous lesson", "Go to the previous lesson", lambda: self.action_step(-1))
+        yield SystemCommand("Edit text or open a file", "Use your own text", self.action_edit_text)
+        yield SystemCommand("Settings", "Batch size, context length, stride, seed, shuffle, batch", self.action_settings)
+        yield SystemCommand("Toggle lesson list", "Show or hide the list of lessons", self.action_toggle_list)
+
+    # ----- events ---------------------------------------------------------------------------------
+
+    def on_lesson_picked(self, message: LessonPicked) -> None:
+        self.go_to(message.index)
+
+    def on_token_chosen(self, message: TokenChosen) -> None:
+        from tutor.screens.inspector import InspectorScreen
+
+        report = self.app.session.report
+        if report is not None:
+            self.app.push_screen(InspectorScreen(message.token, report))
+
+    def on_check_answered(self, message: CheckAnswered) -> None:
+        session = self.app.session
+        key = f"{message.lesson_id}:{message.check_id}"
+        if message.correct:
+            session.checks[key] = True
+            self.app.save_progress()
+            if message.last and self.index + 1 < len(self.app.lessons.lessons):
+                self.notify(message.message, title="✓ right — on to the next lesson", timeout=6)
+                self.go_to(self.index + 1)
+                return
+            self.show_report()
+        else:
+            session.checks.setdefault(key, False)
+            self.app.save_progress()

@@ -1,0 +1,61 @@
+"""The learner's settings and their checks. Free of torch, so a user interface can validate input
+before anything heavy is imported."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+MODEL_CONTEXT_LENGTH = 256  # GPT_CONFIG_124M["context_length"]; a test keeps the two equal
+
+
+def check_window_settings(
+    *, batch_size: int, context_length: int, stride: int, max_context_length: int = MODEL_CONTEXT_LENGTH
+) -> None:
+    """Raise `ValueError` with a learner-readable reason for settings no batch can be made from."""
+    if not _is_whole(context_length) or not 1 <= context_length <= max_context_length:
+        raise ValueError(
+            f"context length must be a whole number from 1 to {max_context_length} "
+            f"(the model's context length); got {context_length!r}"
+        )
+    if not _is_whole(stride) or stride < 1:
+        raise ValueError(f"stride must be a whole number of at least 1; got {stride!r}")
+    if not _is_whole(batch_size) or batch_size < 1:
+        raise ValueError(f"batch size must be a whole number of at least 1; got {batch_size!r}")
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the learner can change. `seed` seeds the shuffling of windows; the model is always seed 42."""
+
+    batch_size: int = 2
+    context_length: int = 8
+    stride: int = 4
+    seed: int = 123
+    shuffle: bool = False
+    batch_index: int = 0
+
+    def validate(self, max_context_length: int = MODEL_CONTEXT_LENGTH) -> None:
+        check_window_settings(
+            batch_size=self.batch_size,
+            context_length=self.context_length,
+            stride=self.stride,
+            max_context_length=max_context_length,
+        )
+        if not _is_whole(self.batch_index) or self.batch_index < 0:
+            raise ValueError(f"batch number must be a whole number, 0 or more; got {self.batch_index!r}")
+        if not _is_whole(self.seed):
+            raise ValueError(f"seed must be a whole number; got {self.seed!r}")
+        if not isinstance(self.shuffle, bool):
+            raise ValueError(f"shuffle must be on or off; got {self.shuffle!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Settings:
+        known = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
