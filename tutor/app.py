@@ -117,11 +117,16 @@ class TutorApp(App):
 
     # ----- computing ------------------------------------------------------------------------------
 
-    def recompute(self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None) -> None:
-        """Compute a new report in the background; until it is ready the old one stays on screen."""
+    def recompute(
+        self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None
+    ) -> int:
+        """Compute a new report in the background; until it is ready the old one stays on screen.
+        Returns the attempt's generation, which `session.outcome` names once it has finished."""
         attempt = self.session.begin(text=text, settings=settings, text_path=text_path)
         self._refresh_status()
+        self.screen_refresh()
         self._compute(attempt)
+        return attempt.generation
 
     @work(thread=True, exclusive=True, group="compute")
     def _compute(self, attempt) -> None:

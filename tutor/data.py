@@ -6,13 +6,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from tutor.settings import MODEL_CONTEXT_LENGTH, check_window_settings
+from tutor.settings import MODEL_CONTEXT_LENGTH, check_window_settings, tokens_needed
 from tutor.tokenizer import END_OF_TEXT, get_tokenizer
-
-def tokens_needed(context_length: int, stride: int, windows: int = 1) -> int:
-    """How many tokens a text needs to give `windows` input/target windows."""
-    return (windows - 1) * stride + context_length + 1
-
 
 def window_starts(num_tokens: int, context_length: int, stride: int) -> range:
     return range(0, num_tokens - context_length, stride)

@@ -31,7 +31,7 @@ PENDING = "…"
 
 
 def builtin_lessons_dir() -> Path:
-    return Path(str(files("tutor.lessons")))
+    return Path(str(files("tutor.lesson_files")))
 
 
 @dataclass(frozen=True)

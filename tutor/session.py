@@ -36,6 +36,7 @@ class Session:
     seen: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)  # "lesson:check" -> answered correctly
     row: int = 0  # which batch row the tables show
+    outcome: tuple[int, str | None] = (0, None)  # the last finished attempt and its problem, if any
 
     @property
     def busy(self) -> bool:
@@ -58,6 +59,7 @@ class Session:
             return False
         self.text, self.settings, self.text_path = self.attempt.text, self.attempt.settings, self.attempt.text_path
         self.report, self.attempt, self.problem = report, None, None
+        self.outcome = (generation, None)
         self.row = min(self.row, report.batch_size - 1)
         return True
 
@@ -65,6 +67,7 @@ class Session:
         if self.attempt is None or generation != self.attempt.generation:
             return False
         self.attempt, self.problem = None, reason
+        self.outcome = (generation, reason)
         return True
 
     def mark_seen(self, lesson_id: str) -> None:

@@ -23,6 +23,15 @@ def check_window_settings(
         raise ValueError(f"batch size must be a whole number of at least 1; got {batch_size!r}")
 
 
+def tokens_needed(context_length: int, stride: int, windows: int = 1) -> int:
+    """How many tokens a text needs to give `windows` input/target windows."""
+    return (windows - 1) * stride + context_length + 1
+
+
+def count_windows(token_count: int, context_length: int, stride: int) -> int:
+    return len(range(0, token_count - context_length, stride))
+
+
 def _is_whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -20,6 +20,12 @@ from tutor.widgets.lesson_list import LessonList, LessonPicked
 from tutor.widgets.tensor_pane import TensorPane
 from tutor.widgets.token_table import TokenChosen, TokenTable
 
+class LessonPanes(TabbedContent):
+    """The code, tensor, token, heatmap and bug-lab panes, as tabs; `z` zooms them to the whole screen."""
+
+    ALLOW_MAXIMIZE = True
+
+
 TABS = {"code": "Code", "tensors": "Tensors", "tokens": "Tokens", "heatmap": "Heatmap", "bug_lab": "Bug lab"}
 
 
@@ -28,13 +34,14 @@ class LessonScreen(Screen[None]):
     BINDINGS = [
         Binding("right,n,space", "step(1)", "Next", key_display="→", id="next-lesson"),
         Binding("left,p", "step(-1)", "Back", key_display="←", id="previous-lesson"),
-        Binding("right_square_bracket", "row(1)", "Row", key_display="]", id="next-row"),
-        Binding("left_square_bracket", "row(-1)", "Row", key_display="[", id="previous-row"),
+        Binding("right_square_bracket", "row(1)", "Next row", key_display="]", id="next-row"),
+        Binding("left_square_bracket", "row(-1)", "Prev row", key_display="[", id="previous-row"),
         Binding("e", "edit_text", "Text", id="edit-text"),
         Binding("s", "settings", "Settings", id="settings"),
         Binding("a", "answer", "Answer", id="answer-check"),
         Binding("h", "hint", "Hint", show=False, id="hint"),
         Binding("l", "toggle_list", "Lessons", show=False, id="toggle-lesson-list"),
+        Binding("z", "zoom", "Zoom", id="zoom-pane"),
         *[Binding(str(n), f"go_to({n})", f"Lesson {n}", show=False, id=f"lesson-{n}") for n in range(10)],
     ]
 
@@ -51,7 +58,7 @@ class LessonScreen(Screen[None]):
             yield LessonList(id="lesson-list")
             with Container(id="lesson-area"):
                 yield ExplanationPane(id="explanation")
-                with TabbedContent(id="panes"):
+                with LessonPanes(id="panes"):
                     for pane_id, title in TABS.items():
                         with TabPane(title, id=f"tab-{pane_id}"):
                             yield self._pane(pane_id)
@@ -177,6 +184,16 @@ class LessonScreen(Screen[None]):
             session.row = row
             self.show_report()
             self.notify(f"showing batch row {row} of {session.report.batch_size - 1}", timeout=2)
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        for pane in (self.query_one(ExplanationPane), self.query_one(LessonPanes), self.query_one(LessonList)):
+            if pane.has_focus_within or pane.has_focus:
+                self.maximize(pane, container=False)
+                return
+        self.maximize(self.query_one(ExplanationPane), container=False)
 
     def action_toggle_list(self) -> None:
         self.toggle_class("-list-toggled")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -58,35 +59,40 @@ class CheckPanel(Vertical):
                 self.feedback = ""
             self.query_one("#check-answer", Input).value = ""
         self.display = bool(lesson.checks)
-        self._render(len(lesson.checks) - len(pending))
+        self._show_state(len(lesson.checks) - len(pending))
 
-    def _render(self, done: int) -> None:
+    def _show_state(self, done: int) -> None:
         question = self.query_one("#check-question", Static)
         answer = self.query_one("#check-answer", Input)
         lesson = self.lesson
         if lesson is None or not lesson.checks:
             return
         if self.check is None:
-            question.update(f"[b]Check[/b] — all {len(lesson.checks)} answered ✓")
+            question.update(Text.assemble(("Check", "bold"), f" — all {len(lesson.checks)} answered ✓"))
             answer.display = False
         else:
             number = lesson.checks.index(self.check) + 1
             choices = f"  ({' / '.join(self.check.choices)})" if self.check.kind == "choice" else ""
-            question.update(f"[b]Check {number} of {len(lesson.checks)}[/b] — predict, then press enter\n{self.check.question}{choices}")
+            question.update(
+                Text.assemble(
+                    (f"Check {number} of {len(lesson.checks)}", "bold"),
+                    " — predict, then press enter (a focuses the answer)\n",
+                    fill_placeholders(self.check.question, self.values) + choices,
+                )
+            )
             answer.display = True
             answer.placeholder = KIND_PROMPTS[self.check.kind]
         hints = self.check.hints[: self.hints_shown] if self.check else ()
         hint_lines = [f"hint {i + 1}: {fill_placeholders(hint, self.values)}" for i, hint in enumerate(hints)]
         if self.check and self.hints_shown < len(self.check.hints):
             hint_lines.append(f"(h: hint {self.hints_shown + 1} of {len(self.check.hints)})")
-        self.query_one("#check-hints", Static).update("\n".join(hint_lines))
-        feedback = self.query_one("#check-feedback", Static)
-        feedback.update(self.feedback)
+        self.query_one("#check-hints", Static).update(Text("\n".join(hint_lines)))
+        self.query_one("#check-feedback", Static).update(Text(self.feedback))
 
     def next_hint(self) -> None:
         if self.check and self.hints_shown < len(self.check.hints):
             self.hints_shown += 1
-            self._render(0)
+            self._show_state(0)
 
     def focus_answer(self) -> None:
         if self.check is not None:
@@ -113,4 +119,4 @@ class CheckPanel(Vertical):
             self.post_message(
                 CheckAnswered(self.lesson.id, self.check.id, result.correct, self.feedback, last=not others_pending)
             )
-        self._render(0)
+        self._show_state(0)

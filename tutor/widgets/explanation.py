@@ -16,5 +16,6 @@ class ExplanationPane(VerticalScroll):
         yield CheckPanel(id="check-panel")
 
     def show(self, lesson: Lesson, values: dict | None, answered: dict[str, bool]) -> None:
-        self.query_one("#lesson-text", Markdown).update(f"## {lesson.title}\n\n" + fill_placeholders(lesson.body, values))
+        self.border_title = f"{lesson.number} · {lesson.title}"
+        self.query_one("#lesson-text", Markdown).update(fill_placeholders(lesson.body, values))
         self.query_one(CheckPanel).show(lesson, values, answered)

@@ -1,0 +1,349 @@
+"""How fast the tutor's model starts and runs, and how much memory it needs, beside the targets.
+
+    python -m tutor.bench [--runs N] [--only SECTION]
+
+Not part of the test suite. Start-up and memory figures come from fresh subprocesses
+(`sys.executable -c ...`), so each one starts cold; each figure is the median of N runs (default 5).
+All runs use a private temporary cache directory, never the user's own.
+
+To add a section, write a function `(Bench) -> list[Row]` and add it to SECTIONS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Targets.
+WARM_READY_S = 1.4      # launch to model ready, warm cache
+ONE_PROCESS_MB = 800    # peak RSS of one process that loads the model and runs a (2, 8) forward
+TWO_PROCESS_RATIO = 1.25  # summed PSS of two processes vs one
+PLAIN_RATIO = 1.2       # `python -m tutor --plain` vs a bare script doing the same math
+
+# A child that loads the model and prints when torch was imported and when the model was ready.
+READY_CHILD = """
+import time
+import torch
+imported = time.time()
+from tutor.weights import load_tutor_model
+load_tutor_model()
+print(imported, time.time(), flush=True)
+"""
+
+# A child that loads the model, runs a (2, 8) forward and prints its peak RSS in kB.
+PEAK_RSS_CHILD = """
+import resource
+import torch
+from tutor.weights import load_tutor_model
+model = load_tutor_model()
+with torch.no_grad():
+    model(torch.zeros(2, 8, dtype=torch.long))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+"""
+
+# Like PEAK_RSS_CHILD, but then says "ready" and waits until its stdin is closed, so the parent can
+# read its memory while it is alive.
+WAITING_CHILD = """
+import sys
+import torch
+from tutor.weights import load_tutor_model
+model = load_tutor_model()
+with torch.no_grad():
+    model(torch.zeros(2, 8, dtype=torch.long))
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+# The bare script for the --plain comparison: the same model, the same first batch of the story
+# (batch size 2, context length 8, stride 4: the tutor's defaults), the same cross entropy.
+BARE_SCRIPT = """
+import sys
+import torch
+from safetensors.torch import load_file
+from tutor.model import GPT_CONFIG_124M
+from tutor.tokenizer import encode
+from tutor.weights import build_unfilled_model
+
+model = build_unfilled_model(GPT_CONFIG_124M)
+model.load_state_dict(load_file(sys.argv[1]), assign=True)
+model.eval()
+
+with open(sys.argv[2], encoding="utf-8") as f:
+    ids = encode(f.read())
+starts = [0, 4]
+inputs = torch.tensor([ids[s:s + 8] for s in starts])
+targets = torch.tensor([ids[s + 1:s + 9] for s in starts])
+with torch.no_grad():
+    logits = model(inputs)
+loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+print(f"loss {loss.item():.4f}")
+"""
+
+
+@dataclass
+class Row:
+    label: str
+    value: str = ""
+    target: str = ""
+    verdict: str = ""  # "ok", "MISSED", or empty when there is no target
+
+
+@dataclass
+class Bench:
+    """Shared state for the sections: the number of runs, a warm cache and figures to compare with."""
+
+    runs: int
+    scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="loss-tutor-bench-")))
+    figures: dict = field(default_factory=dict)
+    _warm: Path | None = None
+
+    def env(self, cache: Path) -> dict:
+        env = dict(os.environ, LOSS_TUTOR_CACHE_DIR=str(cache))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+        return env
+
+    @property
+    def warm_cache(self) -> Path:
+        """A cache directory that already holds the 124M weights (built on first use)."""
+        if self._warm is None:
+            warm = self.scratch / "warm"
+            warm.mkdir()
+            run_child(READY_CHILD, self.env(warm))
+            self._warm = warm
+        return self._warm
+
+    def fresh_cache(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix="cold-", dir=self.scratch))
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def run_child(code: str, env: dict) -> str:
+    """Run `code` in a fresh Python and return its stdout; raise with its stderr if it fails."""
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"child failed: {last_line(done.stderr)}")
+    return done.stdout
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no output"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def within(value: float, limit: float) -> str:
+    return "ok" if value <= limit else "MISSED"
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def megabytes(kilobytes: float) -> str:
+    return f"{kilobytes / 1024:,.0f} MB"
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+
+def bench_ready(bench: Bench) -> list[Row]:
+    """Launch to model ready, with an empty cache directory and with a warm one."""
+    def launch(cache: Path) -> tuple[float, float]:
+        started = time.time()
+        imported, ready = map(float, run_child(READY_CHILD, bench.env(cache)).split())
+        return imported - started, ready - started
+
+    warm = bench.warm_cache
+    cold_runs, warm_runs = [], []
+    for _ in range(bench.runs):
+        cold = bench.fresh_cache()
+        cold_runs.append(launch(cold))
+        shutil.rmtree(cold)  # 650 MB each
+        warm_runs.append(launch(warm))
+    warm_ready = median([ready for _, ready in warm_runs])
+    return [
+        Row("import torch, from launch", seconds(median([imported for imported, _ in warm_runs]))),
+        Row("model ready, cold cache (builds and saves)", seconds(median([ready for _, ready in cold_runs]))),
+        Row("model ready, warm cache", seconds(warm_ready), f"≤ {WARM_READY_S:.2f} s", within(warm_ready, WARM_READY_S)),
+    ]
+
+
+def bench_forward(bench: Bench) -> list[Row]:
+    """Forward latency in this process, under torch.no_grad(), model from the warm cache."""
+    os.environ["LOSS_TUTOR_CACHE_DIR"] = str(bench.warm_cache)
+    import torch
+
+    from tutor.weights import load_tutor_model
+
+    model = load_tutor_model()
+    calls = max(bench.runs, 5)
+    rows = []
+    for shape in [(2, 8), (8, 256)]:
+        idx = torch.randint(0, 50257, shape)
+        times = []
+        with torch.no_grad():
+            model(idx)  # warm-up
+            for _ in range(calls):
+                start = time.perf_counter()
+                model(idx)
+                times.append(time.perf_counter() - start)
+        rows.append(Row(f"forward {shape}, median of {calls}", f"{median(times) * 1000:,.1f} ms"))
+    return rows
+
+
+def bench_peak_rss(bench: Bench) -> list[Row]:
+    """Peak RSS of one process that loads the model from the warm cache and runs a (2, 8) forward."""
+    env = bench.env(bench.warm_cache)
+    peak = median([float(run_child(PEAK_RSS_CHILD, env)) for _ in range(bench.runs)])
+    bench.figures["peak_rss_kb"] = peak
+    return [Row("peak RSS, one process", megabytes(peak), f"≤ {ONE_PROCESS_MB} MB", within(peak / 1024, ONE_PROCESS_MB))]
+
+
+def pss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no Pss line for process {pid}")
+
+
+def summed_pss(bench: Bench, count: int) -> float:
+    """Start `count` waiting children at once and add up their PSS while all are alive."""
+    env = bench.env(bench.warm_cache)
+    children = [
+        subprocess.Popen([sys.executable, "-c", WAITING_CHILD], env=env, text=True,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(count)
+    ]
+    try:
+        for child in children:
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"child failed: {last_line(child.stderr.read())}")
+        return sum(pss_kb(child.pid) for child in children)
+    finally:
+        for child in children:
+            child.stdin.close()
+            child.wait(timeout=60)
+            child.stdout.close()
+            child.stderr.close()
+
+
+def bench_shared_memory(bench: Bench) -> list[Row]:
+    """Summed PSS of two processes using the model at once, against one alone.
+
+    Each child loads from the warm cache and runs a (2, 8) forward, so the weights it uses are
+    paged in, then waits. PSS splits each shared page between the processes that map it.
+    """
+    if not Path("/proc/self/smaps_rollup").exists():
+        return [Row("PSS", verdict="skipped: /proc/<pid>/smaps_rollup is not available")]
+    one = median([summed_pss(bench, 1) for _ in range(bench.runs)])
+    two = median([summed_pss(bench, 2) for _ in range(bench.runs)])
+    limit = TWO_PROCESS_RATIO * one
+    return [
+        Row("PSS, one process alone", megabytes(one)),
+        Row("PSS, two processes together", megabytes(two), f"≤ {TWO_PROCESS_RATIO} × one = {megabytes(limit)}",
+            within(two, limit)),
+    ]
+
+
+def bench_plain_vs_bare(runs: int, bench: Bench | None = None) -> list[Row]:
+    """`python -m tutor --plain`, launch to exit, against a bare script doing the same math."""
+    owned = bench is None
+    bench = bench or Bench(runs)
+    try:
+        from tutor.texts import SAMPLE_TEXT_PATH
+        from tutor.weights import weights_path
+
+        env = bench.env(bench.warm_cache)
+        plain = [sys.executable, "-m", "tutor", "--plain"]
+        weights = bench.warm_cache / weights_path().name
+        bare = [sys.executable, "-c", BARE_SCRIPT, str(weights), str(SAMPLE_TEXT_PATH)]
+
+        def timed(command: list[str]) -> tuple[float, subprocess.CompletedProcess]:
+            start = time.perf_counter()
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+            return time.perf_counter() - start, done
+
+        _, first = timed(plain)
+        if first.returncode != 0:
+            return [Row("--plain vs bare script", verdict=f"skipped: tutor --plain exited {first.returncode}: "
+                                                            f"{last_line(first.stderr)}")]
+        _, bare_first = timed(bare)
+        if bare_first.returncode != 0:
+            return [Row("--plain vs bare script", verdict=f"skipped: the bare script failed: "
+                                                            f"{last_line(bare_first.stderr)}")]
+        plain_times, bare_times = [], []
+        for _ in range(runs):
+            plain_times.append(timed(plain)[0])
+            bare_times.append(timed(bare)[0])
+        plain_s, bare_s = median(plain_times), median(bare_times)
+        bare_loss = bare_first.stdout.split()[-1]
+        same = "same loss" if bare_loss in first.stdout else f"bare loss {bare_loss} not found in --plain output"
+        limit = PLAIN_RATIO * bare_s
+        return [
+            Row(f"bare script, launch to exit ({same})", seconds(bare_s)),
+            Row("tutor --plain, launch to exit", seconds(plain_s), f"≤ {PLAIN_RATIO} × bare = {seconds(limit)}",
+                within(plain_s, limit)),
+        ]
+    finally:
+        if owned:
+            bench.close()
+
+
+SECTIONS: list[tuple[str, Callable[[Bench], list[Row]]]] = [
+    ("ready", bench_ready),
+    ("forward", bench_forward),
+    ("rss", bench_peak_rss),
+    ("pss", bench_shared_memory),
+    ("plain", lambda bench: bench_plain_vs_bare(bench.runs, bench)),
+]
+
+
+def print_row(section: str, row: Row) -> None:
+    print(f"{section:<8} {row.label:<46} {row.value:>10}  {row.target:<26} {row.verdict}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tutor.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure; the median is shown (default 5)")
+    parser.add_argument("--only", choices=[name for name, _ in SECTIONS], help="run only this section")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    bench = Bench(args.runs)
+    print(f"median of {args.runs} runs · {os.cpu_count()} CPUs · python {sys.version.split()[0]}")
+    print_row("section", Row("figure", "value", "target", "verdict"))
+    try:
+        for name, section in SECTIONS:
+            if args.only and name != args.only:
+                continue
+            try:
+                rows = section(bench)
+            except Exception as error:  # one broken section should not hide the others
+                rows = [Row("", verdict=f"skipped: {type(error).__name__}: {error}")]
+            for row in rows:
+                print_row(name, row)
+    finally:
+        bench.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Your own text: edit it in place, or open a file by path. The old text stays until the new one works."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, Static, TextArea
+
+from tutor.texts import LoadedText, TextError, describe, read_text_file, text_from_string
+
+EDITABLE_CHARS = 100_000
+
+
+class TextScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="cancel-text"),
+        Binding("ctrl+s", "use_typed", "Use this text", id="use-typed-text"),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.waiting_for: int | None = None
+
+    def compose(self) -> ComposeResult:
+        session = self.app.session
+        with Vertical(id="text-form", classes="form"):
+            yield Static(f"Your text — now: {session.source}", classes="form-title")
+            yield Static("Edit below, then ctrl+s to use it:", classes="form-hint")
+            editable = session.text.text[:EDITABLE_CHARS]
+            yield TextArea(editable, id="text-editor", soft_wrap=True, show_line_numbers=False)
+            yield Static(id="error-text", classes="field-error")
+            with Horizontal(classes="field"):
+                yield Label("Or open a file", classes="field-label")
+                yield Input(session.text_path or "", placeholder="path to a UTF-8 text file, then enter", id="field-path")
+            yield Static(id="error-path", classes="field-error")
+            yield Static(id="form-status", classes="form-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def _status(self, text: str) -> None:
+        self.query_one("#form-status", Static).update(text)
+
+    def _errors(self, text: str = "", path: str = "") -> None:
+        self.query_one("#error-text", Static).update(text)
+        self.query_one("#error-path", Static).update(path)
+
+    def action_use_typed(self) -> None:
+        try:
+            loaded = text_from_string(self.query_one(TextArea).text)
+        except TextError as error:
+            self._errors(text=str(error))
+            return
+        self._errors()
+        self._submit(loaded, None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        path = event.value.strip()
+        if not path:
+            self._errors(path="type the path of a text file first")
+            return
+        self._status(f"reading {path}…")
+        self._read_file(path)
+
+    @work(thread=True, exclusive=True, group="read-file")
+    def _read_file(self, path: str) -> None:
+        try:
+            loaded = read_text_file(path)
+        except TextError as error:
+            self.app.call_from_thread(self._file_failed, str(error))
+        else:
+            self.app.call_from_thread(self._submit, loaded, path)
+
+    def _file_failed(self, reason: str) -> None:
+        self._errors(path=reason)
+        self._status("Not opened: the text in use has not changed.")
+
+    def _submit(self, loaded: LoadedText, path: str | None) -> None:
+        note = " — only the start is read; the rest is not needed for one batch" if loaded.truncated else ""
+        self._status(f"Computing with {describe(loaded)}…{note}")
+        self.waiting_for = self.app.recompute(text=loaded, text_path=path)
+
+    def show_report(self) -> None:
+        generation, problem = self.app.session.outcome
+        if self.waiting_for is None or generation != self.waiting_for:
+            return
+        self.waiting_for = None
+        if problem is None:
+            self.dismiss(None)
+        else:
+            self._errors(text=problem)
+            self._status("Not used: the text in use has not changed. Edit and try again, or escape.")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
