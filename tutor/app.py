@@ -36,7 +36,7 @@ class TutorApp(App):
     def __init__(
         self,
         *,
-        settings: Settings | None = None,
+        settings_overrides: dict | None = None,
         text_path: str | None = None,
         loaded_text: LoadedText | None = None,
         lessons_dir: Path | None = None,
@@ -56,7 +56,7 @@ class TutorApp(App):
         self.resume = resume
         self.startup_notices: list[str] = []
         progress = self._load_progress(reset) if resume else Progress()
-        self.session = self._initial_session(progress, settings, text_path, loaded_text)
+        self.session = self._initial_session(progress, settings_overrides or {}, text_path, loaded_text)
         self.start_lesson = progress.current_lesson
         self._lesson_mtimes = self._lesson_file_times()
 
@@ -75,15 +75,14 @@ class TutorApp(App):
         return progress
 
     def _initial_session(
-        self, progress: Progress, settings: Settings | None, text_path: str | None, loaded_text: LoadedText | None
+        self, progress: Progress, overrides: dict, text_path: str | None, loaded_text: LoadedText | None
     ) -> Session:
-        if settings is None:
-            try:
-                settings = Settings.from_dict(dict(progress.settings)) if progress.settings else Settings()
-                settings.validate()
-            except (TypeError, ValueError):
-                self.startup_notices.append("your saved settings were not valid; using the defaults")
-                settings = Settings()
+        try:
+            settings = Settings.from_dict({**Settings().to_dict(), **progress.settings, **overrides})
+            settings.validate()
+        except (TypeError, ValueError):
+            self.startup_notices.append("your saved settings were not valid; using the defaults")
+            settings = Settings.from_dict({**Settings().to_dict(), **overrides})
         text = loaded_text
         if text is None and progress.text_path:
             try:

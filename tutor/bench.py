@@ -2,9 +2,10 @@
 
     python -m tutor.bench [--runs N] [--only SECTION]
 
-Not part of the test suite. Start-up and memory figures come from fresh subprocesses
-(`sys.executable -c ...`), so each one starts cold; each figure is the median of N runs (default 5).
-All runs use a private temporary cache directory, never the user's own.
+Not part of the test suite. Every figure comes from fresh subprocesses (`sys.executable -c ...`), so
+each one starts cold; each is the median of N runs (default 5). All runs use a private temporary
+cache directory, never the user's own. This process never imports torch: a child's ru_maxrss
+starts from its parent's peak RSS (Linux keeps it across exec), so a big parent would spoil it.
 
 To add a section, write a function `(Bench) -> list[Row]` and add it to SECTIONS.
 """
@@ -65,6 +66,25 @@ print("ready", flush=True)
 sys.stdin.read()
 """
 
+# Times forwards of the given shapes under torch.no_grad() and prints one line per shape:
+# "B T calls median_seconds".
+FORWARD_CHILD = """
+import statistics, sys, time
+import torch
+from tutor.weights import load_tutor_model
+model = load_tutor_model()
+for shape, calls in [((2, 8), 20), ((8, 256), int(sys.argv[1]))]:
+    idx = torch.randint(0, 50257, shape)
+    times = []
+    with torch.no_grad():
+        model(idx)  # warm-up
+        for _ in range(calls):
+            start = time.perf_counter()
+            model(idx)
+            times.append(time.perf_counter() - start)
+    print(*shape, calls, statistics.median(times), flush=True)
+"""
+
 # The bare script for the --plain comparison: the same model, the same first batch of the story
 # (batch size 2, context length 8, stride 4: the tutor's defaults), the same cross entropy.
 BARE_SCRIPT = """
@@ -101,11 +121,10 @@ class Row:
 
 @dataclass
 class Bench:
-    """Shared state for the sections: the number of runs, a warm cache and figures to compare with."""
+    """What the sections share: the number of runs and a scratch directory with a warm cache."""
 
     runs: int
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="loss-tutor-bench-")))
-    figures: dict = field(default_factory=dict)
     _warm: Path | None = None
 
     def env(self, cache: Path) -> dict:
@@ -130,9 +149,10 @@ class Bench:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def run_child(code: str, env: dict) -> str:
+def run_child(code: str, env: dict, *args: str) -> str:
     """Run `code` in a fresh Python and return its stdout; raise with its stderr if it fails."""
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+                          timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"child failed: {last_line(done.stderr)}")
     return done.stdout
@@ -185,25 +205,12 @@ def bench_ready(bench: Bench) -> list[Row]:
 
 
 def bench_forward(bench: Bench) -> list[Row]:
-    """Forward latency in this process, under torch.no_grad(), model from the warm cache."""
-    os.environ["LOSS_TUTOR_CACHE_DIR"] = str(bench.warm_cache)
-    import torch
-
-    from tutor.weights import load_tutor_model
-
-    model = load_tutor_model()
-    calls = max(bench.runs, 5)
+    """Forward latency under torch.no_grad(), model from the warm cache, in one child process."""
+    lines = run_child(FORWARD_CHILD, bench.env(bench.warm_cache), str(max(bench.runs, 3))).splitlines()
     rows = []
-    for shape in [(2, 8), (8, 256)]:
-        idx = torch.randint(0, 50257, shape)
-        times = []
-        with torch.no_grad():
-            model(idx)  # warm-up
-            for _ in range(calls):
-                start = time.perf_counter()
-                model(idx)
-                times.append(time.perf_counter() - start)
-        rows.append(Row(f"forward {shape}, median of {calls}", f"{median(times) * 1000:,.1f} ms"))
+    for line in lines:
+        b, t, calls, latency = line.split()
+        rows.append(Row(f"forward ({b}, {t}), median of {calls}", f"{float(latency) * 1000:,.1f} ms"))
     return rows
 
 
@@ -211,7 +218,6 @@ def bench_peak_rss(bench: Bench) -> list[Row]:
     """Peak RSS of one process that loads the model from the warm cache and runs a (2, 8) forward."""
     env = bench.env(bench.warm_cache)
     peak = median([float(run_child(PEAK_RSS_CHILD, env)) for _ in range(bench.runs)])
-    bench.figures["peak_rss_kb"] = peak
     return [Row("peak RSS, one process", megabytes(peak), f"≤ {ONE_PROCESS_MB} MB", within(peak / 1024, ONE_PROCESS_MB))]
 
 
@@ -268,11 +274,10 @@ def bench_plain_vs_bare(runs: int, bench: Bench | None = None) -> list[Row]:
     bench = bench or Bench(runs)
     try:
         from tutor.texts import SAMPLE_TEXT_PATH
-        from tutor.weights import weights_path
 
         env = bench.env(bench.warm_cache)
         plain = [sys.executable, "-m", "tutor", "--plain"]
-        weights = bench.warm_cache / weights_path().name
+        (weights,) = bench.warm_cache.glob("*.safetensors")
         bare = [sys.executable, "-c", BARE_SCRIPT, str(weights), str(SAMPLE_TEXT_PATH)]
 
         def timed(command: list[str]) -> tuple[float, subprocess.CompletedProcess]:

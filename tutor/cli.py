@@ -34,18 +34,19 @@ def _size(value: str) -> tuple[int, int]:
 
 
 def _add_walkthrough_options(parser: argparse.ArgumentParser) -> None:
+    # Defaults are None so that the app can tell a setting given here from one it resumes.
     defaults = Settings()
     group = parser.add_argument_group("text and settings")
     group.add_argument("--text", metavar="FILE", help="a UTF-8 text file to use instead of the sample story")
-    group.add_argument("--batch-size", type=int, default=defaults.batch_size, help="rows in the batch (default %(default)s)")
+    group.add_argument("--batch-size", type=int, metavar="N", help=f"rows in the batch (default {defaults.batch_size})")
     group.add_argument(
-        "--context-length", type=int, default=defaults.context_length,
-        help="tokens in each input window, 1 to 256 (default %(default)s)",
+        "--context-length", type=int, metavar="N",
+        help=f"tokens in each input window, 1 to 256 (default {defaults.context_length})",
     )
-    group.add_argument("--stride", type=int, default=defaults.stride, help="tokens between window starts (default %(default)s)")
-    group.add_argument("--seed", type=int, default=defaults.seed, help="seed for shuffling the windows (default %(default)s)")
-    group.add_argument("--shuffle", action="store_true", help="shuffle the windows, as when training")
-    group.add_argument("--batch", type=int, default=defaults.batch_index, metavar="N", help="which batch to show, from 0 (default %(default)s)")
+    group.add_argument("--stride", type=int, metavar="N", help=f"tokens between window starts (default {defaults.stride})")
+    group.add_argument("--seed", type=int, metavar="N", help=f"seed for shuffling the windows (default {defaults.seed})")
+    group.add_argument("--shuffle", action="store_true", default=None, help="shuffle the windows, as when training")
+    group.add_argument("--batch", type=int, metavar="N", help=f"which batch to show, from 0 (default {defaults.batch_index})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,15 +74,21 @@ def build_screenshots_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    settings = Settings(
-        batch_size=args.batch_size,
-        context_length=args.context_length,
-        stride=args.stride,
-        seed=args.seed,
-        shuffle=args.shuffle,
-        batch_index=args.batch,
-    )
+def settings_given(args: argparse.Namespace) -> dict:
+    """The settings named on the command line, and only those."""
+    given = {
+        "batch_size": args.batch_size,
+        "context_length": args.context_length,
+        "stride": args.stride,
+        "seed": args.seed,
+        "shuffle": args.shuffle,
+        "batch_index": args.batch,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def settings_from(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    settings = Settings.from_dict({**(base or Settings()).to_dict(), **settings_given(args)})
     try:
         settings.validate()
     except ValueError as error:
@@ -129,8 +136,9 @@ def run_app(args: argparse.Namespace) -> int:
     from tutor.app import TutorApp
 
     loaded = text_from(args) if args.text else None
+    settings_from(args)  # refuse bad options before the app starts
     app = TutorApp(
-        settings=settings_from(args),
+        settings_overrides=settings_given(args),
         text_path=args.text,
         loaded_text=loaded,
         lessons_dir=_lessons_dir(args),
@@ -146,13 +154,16 @@ def run_screenshots(argv: list[str]) -> int:
     from tutor.screenshots import render_screenshots
 
     loaded = text_from(args)
-    written = render_screenshots(
-        Path(args.directory),
-        size=args.size,
-        settings=settings_from(args),
-        loaded_text=loaded,
-        lessons_dir=_lessons_dir(args),
-    )
+    try:
+        written = render_screenshots(
+            Path(args.directory),
+            size=args.size,
+            settings=settings_from(args),
+            loaded_text=loaded,
+            lessons_dir=_lessons_dir(args),
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     for path in written:
         print(path)
     return 0

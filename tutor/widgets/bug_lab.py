@@ -28,17 +28,17 @@ class BugLabPane(Vertical):
             chosen = set(selection.selected)
             selection.clear_options()
             selection.add_options([(result.title, key, key in chosen) for key, result in bugs.items()])
-        self._render(waiting)
+        self._show_state(waiting)
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
         event.stop()
-        self._render("")
+        self._show_state("")
 
     def on_selection_list_selection_highlighted(self, event: SelectionList.SelectionHighlighted) -> None:
         event.stop()
-        self._render("")
+        self._show_state("")
 
-    def _render(self, waiting: str) -> None:
+    def _show_state(self, waiting: str) -> None:
         target = self.query_one("#bug-text", Static)
         if self.report is None:
             target.update(Text(waiting, style="italic"))

@@ -44,7 +44,7 @@ class HeatmapPane(VerticalScroll, can_focus=True):
         if report is not self.report:
             self.selected = (0, 0) if report is None or self.report is None else self._clamp(report, *self.selected)
         self.report = report
-        self._render(waiting)
+        self._show_state(waiting)
 
     @staticmethod
     def _clamp(report: Report, row: int, position: int) -> tuple[int, int]:
@@ -60,7 +60,7 @@ class HeatmapPane(VerticalScroll, can_focus=True):
             for step in range(SHADES)
         ]
 
-    def _render(self, waiting: str) -> None:
+    def _show_state(self, waiting: str) -> None:
         report = self.report
         target = self.query_one("#heatmap-text", Static)
         if report is None:
@@ -108,10 +108,10 @@ class HeatmapPane(VerticalScroll, can_focus=True):
         if self.report is not None:
             row, position = self.selected
             self.selected = self._clamp(self.report, row, max(0, position + delta))
-            self._render("")
+            self._show_state("")
 
     def action_move_row(self, delta: int) -> None:
         if self.report is not None:
             row, position = self.selected
             self.selected = self._clamp(self.report, max(0, row + delta), position)
-            self._render("")
+            self._show_state("")
