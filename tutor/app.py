@@ -45,8 +45,10 @@ class TutorApp(App):
         engine_factory: Callable[[], Engine] = ProcessEngine,
         progress_store: ProgressStore | None = None,
         resume: bool = True,
+        cursor_blink: bool = True,
     ):
         super().__init__()
+        self.cursor_blink = cursor_blink  # off for snapshot tests, so every capture is the same
         self.lessons_dir = lessons_dir
         self.lessons: LessonSet = load_lessons(lessons_dir)
         self.watch_lessons = watch
@@ -247,12 +249,14 @@ class TutorApp(App):
     # ----- size, help, palette, quit ------------------------------------------------------------------
 
     def on_resize(self, event) -> None:
-        self._check_size()
+        # This handler runs before App._on_resize stores the new size, so `self.size` is still the old one.
+        self._check_size(event.size)
 
-    def _check_size(self) -> None:
+    def _check_size(self, size=None) -> None:
         from tutor.screens.too_small import TooSmallScreen
 
-        too_small = self.size.width < MIN_WIDTH or self.size.height < MIN_HEIGHT
+        size = size or self.size
+        too_small = size.width < MIN_WIDTH or size.height < MIN_HEIGHT
         showing = isinstance(self.screen, TooSmallScreen)
         if too_small and not showing:
             self.push_screen(TooSmallScreen(MIN_WIDTH, MIN_HEIGHT))

@@ -125,7 +125,7 @@ class Bench:
 
     runs: int
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="loss-tutor-bench-")))
-    _warm: Path | None = None
+    _warm: Path | None = field(default=None, init=False)
 
     def env(self, cache: Path) -> dict:
         env = dict(os.environ, LOSS_TUTOR_CACHE_DIR=str(cache))
@@ -163,10 +163,6 @@ def last_line(text: str) -> str:
     return lines[-1].strip() if lines else "no output"
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def within(value: float, limit: float) -> str:
     return "ok" if value <= limit else "MISSED"
 
@@ -196,10 +192,12 @@ def bench_ready(bench: Bench) -> list[Row]:
         cold_runs.append(launch(cold))
         shutil.rmtree(cold)  # 650 MB each
         warm_runs.append(launch(warm))
-    warm_ready = median([ready for _, ready in warm_runs])
+    imported = statistics.median([imported for imported, _ in warm_runs])
+    cold_ready = statistics.median([ready for _, ready in cold_runs])
+    warm_ready = statistics.median([ready for _, ready in warm_runs])
     return [
-        Row("import torch, from launch", seconds(median([imported for imported, _ in warm_runs]))),
-        Row("model ready, cold cache (builds and saves)", seconds(median([ready for _, ready in cold_runs]))),
+        Row("import torch, from launch", seconds(imported)),
+        Row("model ready, cold cache (builds and saves)", seconds(cold_ready)),
         Row("model ready, warm cache", seconds(warm_ready), f"≤ {WARM_READY_S:.2f} s", within(warm_ready, WARM_READY_S)),
     ]
 
@@ -217,7 +215,7 @@ def bench_forward(bench: Bench) -> list[Row]:
 def bench_peak_rss(bench: Bench) -> list[Row]:
     """Peak RSS of one process that loads the model from the warm cache and runs a (2, 8) forward."""
     env = bench.env(bench.warm_cache)
-    peak = median([float(run_child(PEAK_RSS_CHILD, env)) for _ in range(bench.runs)])
+    peak = statistics.median([float(run_child(PEAK_RSS_CHILD, env)) for _ in range(bench.runs)])
     return [Row("peak RSS, one process", megabytes(peak), f"≤ {ONE_PROCESS_MB} MB", within(peak / 1024, ONE_PROCESS_MB))]
 
 
@@ -258,8 +256,8 @@ def bench_shared_memory(bench: Bench) -> list[Row]:
     """
     if not Path("/proc/self/smaps_rollup").exists():
         return [Row("PSS", verdict="skipped: /proc/<pid>/smaps_rollup is not available")]
-    one = median([summed_pss(bench, 1) for _ in range(bench.runs)])
-    two = median([summed_pss(bench, 2) for _ in range(bench.runs)])
+    one = statistics.median([summed_pss(bench, 1) for _ in range(bench.runs)])
+    two = statistics.median([summed_pss(bench, 2) for _ in range(bench.runs)])
     limit = TWO_PROCESS_RATIO * one
     return [
         Row("PSS, one process alone", megabytes(one)),
@@ -297,7 +295,7 @@ def bench_plain_vs_bare(runs: int, bench: Bench | None = None) -> list[Row]:
         for _ in range(runs):
             plain_times.append(timed(plain)[0])
             bare_times.append(timed(bare)[0])
-        plain_s, bare_s = median(plain_times), median(bare_times)
+        plain_s, bare_s = statistics.median(plain_times), statistics.median(bare_times)
         bare_loss = bare_first.stdout.split()[-1]
         same = "same loss" if bare_loss in first.stdout else f"bare loss {bare_loss} not found in --plain output"
         limit = PLAIN_RATIO * bare_s

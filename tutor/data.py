@@ -69,7 +69,28 @@ def create_dataloader(
     check_window_settings(
         batch_size=batch_size, context_length=context_length, stride=stride, max_context_length=max_context_length
     )
-    token_ids = tokenize(raw_text, tokenizer_model_name)
+    return dataloader_from_ids(
+        tokenize(raw_text, tokenizer_model_name),
+        batch_size=batch_size,
+        context_length=context_length,
+        stride=stride,
+        shuffle=shuffle,
+        drop_last=drop_last,
+        seed=seed,
+    )
+
+
+def dataloader_from_ids(
+    token_ids: list[int],
+    *,
+    batch_size: int,
+    context_length: int,
+    stride: int,
+    shuffle: bool,
+    drop_last: bool,
+    seed: int | None,
+) -> DataLoader:
+    """`create_dataloader` for a text that is already tokenized."""
     check_enough_tokens(
         len(token_ids), batch_size=batch_size, context_length=context_length, stride=stride, drop_last=drop_last
     )

@@ -7,8 +7,10 @@ Front matter fields:
     panes              which panes to show (see PANES), in order
     tensors            names of the tensors the tensor pane lists (see report.TENSOR_NAMES)
     code               the PyTorch code of this step, run for real by the tests
-    checks             predict-then-reveal questions whose answers are live values
-The body may name live values as {{ name }} or {{ name:.3f }}; they are filled in from this run.
+    checks             predict-then-reveal questions whose answers are live values: a list of
+                       mappings with id, question, kind, answer, tolerance, choices, hints, explanation
+The body may name live values as {{ name }} or {{ name:.3f }}; they are filled in from this run. So may a
+check's question, hints and explanation, but only the explanation (shown after answering) its own answer.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from tutor.report import TENSOR_NAMES, VALUE_NAMES
 STAGES = ("overview", "tokens", "forward", "probabilities", "log_probs", "loss", "perplexity", "recap", "bug_lab", "heatmap")
 PANES = ("explanation", "code", "tensors", "tokens", "heatmap", "bug_lab")
 CHECK_KINDS = ("number", "shape", "choice")
+FIELDS = ("id", "title", "stage", "panes", "tensors", "code", "checks")
+CHECK_FIELDS = ("id", "question", "kind", "answer", "tolerance", "choices", "hints", "explanation")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*([^}]*?))?\s*\}\}")
 PENDING = "…"
 
@@ -37,12 +41,12 @@ def builtin_lessons_dir() -> Path:
 @dataclass(frozen=True)
 class Check:
     id: str
-    question: str
+    question: str  # may hold {{ placeholders }}, but not of its own answer
     kind: str  # number, shape or choice
     answer: str  # the name of the live value that is the answer
     tolerance: float = 0.0  # for numbers: relative tolerance, e.g. 0.05 = within 5 %
     choices: tuple[str, ...] = ()
-    hints: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()  # like the question
     explanation: str = ""  # shown after a wrong answer, may hold {{ placeholders }}
 
 
@@ -94,70 +98,62 @@ def load_lessons(folder: Path | None = None) -> LessonSet:
     folder = folder or builtin_lessons_dir()
     lessons: list[Lesson] = []
     problems: list[LessonProblem] = []
-    seen_ids: dict[str, Path] = {}
+    taken_ids: dict[str, Path] = {}
     for path in sorted(folder.glob("*.md")):
         try:
-            lesson = parse_lesson(path, number=len(lessons))
-            if lesson.id in seen_ids:
-                raise _Invalid(f"id {lesson.id!r} is already used by {seen_ids[lesson.id].name}", 1)
+            lesson = parse_lesson(path, number=len(lessons), taken_ids=taken_ids)
         except _Invalid as problem:
             problems.append(LessonProblem(path, problem.line, str(problem)))
             continue
-        seen_ids[lesson.id] = path
+        taken_ids[lesson.id] = path
         lessons.append(lesson)
     if not lessons and not problems:
         problems.append(LessonProblem(folder, None, "no lesson files (*.md) in this folder"))
     return LessonSet(tuple(lessons), tuple(problems))
 
 
-def parse_lesson(path: Path, number: int = 0) -> Lesson:
+def parse_lesson(path: Path, number: int = 0, taken_ids: dict[str, Path] | None = None) -> Lesson:
+    """One lesson file; raises `_Invalid` (message and file line) for the first problem found.
+    `taken_ids` maps the ids of lessons already loaded to their files."""
+    front, body, body_line = _split_front_matter(_read(path))
     try:
-        source = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise _Invalid(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except OSError as error:
-        raise _Invalid(f"cannot read: {error.strerror or error}") from None
-    front, body, body_line = _split_front_matter(source)
-    try:
+        node = yaml.compose(front, Loader=yaml.SafeLoader)  # the nodes know their lines
         meta = yaml.safe_load(front)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        line = mark.line + 2 if mark else None  # +1 for the opening ---, +1 as marks count from 0
         reason = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise _Invalid(f"front matter is not valid YAML: {reason}", line) from None
-    if not isinstance(meta, dict):
-        raise _Invalid("front matter must be a set of `key: value` lines", 2)
-
-    def line_of(key: str) -> int | None:
-        match = re.search(rf"^\s*-?\s*{re.escape(key)}\s*:", front, re.MULTILINE)
-        return front[: match.start()].count("\n") + 2 if match else None
-
-    unknown = set(meta) - {"id", "title", "stage", "panes", "tensors", "code", "checks"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _Invalid(f"unknown field {key!r}", line_of(key))
+        raise _Invalid(f"front matter is not valid YAML: {reason}", _line(mark) if mark else None) from None
+    if not isinstance(node, yaml.MappingNode) or not isinstance(meta, dict):
+        raise _Invalid("front matter must be a set of `key: value` lines", _line(node.start_mark) if node else 2)
+    fields = _Fields(node, FIELDS)
     for key in ("id", "title"):
         if not isinstance(meta.get(key), str) or not meta[key].strip():
-            raise _Invalid(f"{key!r} is required and must be text", line_of(key) or 2)
+            raise _Invalid(f"{key!r} is required and must be text", fields.line_of(key))
+    lesson_id = meta["id"].strip()
+    if taken_ids and lesson_id in taken_ids:
+        raise _Invalid(f"id {lesson_id!r} is already used by {taken_ids[lesson_id].name}", fields.line_of("id"))
     stage = meta.get("stage", "overview")
     if stage not in STAGES:
-        raise _Invalid(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", line_of("stage"))
-    panes = _names(meta.get("panes", ["explanation"]), "panes", PANES, line_of("panes"))
+        raise _Invalid(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", fields.line_of("stage"))
+    panes = _names(meta.get("panes", ["explanation"]), "panes", PANES, fields)
     if "explanation" not in panes:
         panes = ("explanation", *panes)
-    tensors = _names(meta.get("tensors", []), "tensors", TENSOR_NAMES, line_of("tensors"))
+    tensors = _names(meta.get("tensors", []), "tensors", TENSOR_NAMES, fields)
     code = meta.get("code", "")
     if not isinstance(code, str):
-        raise _Invalid("'code' must be text (use `code: |` and indent the lines)", line_of("code"))
+        raise _Invalid("'code' must be text (use `code: |` and indent the lines)", fields.line_of("code"))
     if code.strip():
-        try:
-            compile(code, f"{path.name}:code", "exec")
-        except SyntaxError as error:
-            raise _Invalid(f"the code does not parse: {error.msg} (code line {error.lineno})", line_of("code")) from None
+        _check_code(code, fields)
     _check_placeholders(body, lambda offset: body_line + body[:offset].count("\n"))
-    checks = tuple(_parse_check(raw, index, line_of) for index, raw in enumerate(meta.get("checks") or []))
+    raw_checks = [] if meta.get("checks") is None else meta["checks"]
+    if not isinstance(raw_checks, list):
+        raise _Invalid("'checks' must be a list of checks, each starting with `- id: …`", fields.line_of("checks"))
+    checks: list[Check] = []
+    for index, raw in enumerate(raw_checks):
+        item = fields.values["checks"].value[index]
+        checks.append(_parse_check(raw, item, index + 1, {check.id for check in checks}))
     return Lesson(
-        id=meta["id"].strip(),
+        id=lesson_id,
         title=meta["title"].strip(),
         number=number,
         path=path,
@@ -166,8 +162,20 @@ def parse_lesson(path: Path, number: int = 0) -> Lesson:
         tensors=tensors,
         code=code.strip("\n"),
         body=body.strip("\n"),
-        checks=checks,
+        checks=tuple(checks),
     )
+
+
+def _read(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _Invalid(f"cannot read: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise _Invalid(f"not UTF-8 text ({error.reason} at byte {error.start})", line) from None
 
 
 def _split_front_matter(source: str) -> tuple[str, str, int]:
@@ -180,87 +188,155 @@ def _split_front_matter(source: str) -> tuple[str, str, int]:
     raise _Invalid("the front matter is never closed: add a `---` line after it", 1)
 
 
-def _names(value, key: str, allowed: tuple[str, ...], line: int | None) -> tuple[str, ...]:
+def _line(mark: yaml.Mark) -> int:
+    """The file line of a place in the front matter: +1 for the opening `---`, +1 as marks count from 0."""
+    return mark.line + 2
+
+
+class _Fields:
+    """The keys of a YAML mapping node with their file lines and value nodes, to point problems at lines.
+    An unknown or repeated key is a problem; `where` starts those messages (e.g. "check 'x': ")."""
+
+    def __init__(self, node: yaml.MappingNode, allowed: tuple[str, ...], where: str = ""):
+        self.line = _line(node.start_mark)
+        self.lines: dict[str, int] = {}
+        self.values: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            if name not in allowed:
+                raise _Invalid(f"{where}unknown field {name!r}; use one of {', '.join(allowed)}", _line(key.start_mark))
+            if name in self.lines:
+                raise _Invalid(f"{where}{name!r} is given twice", _line(key.start_mark))
+            self.lines[name], self.values[name] = _line(key.start_mark), value
+
+    def line_of(self, key: str) -> int:
+        """The line of `key`, or where the mapping starts if it has no such key."""
+        return self.lines.get(key, self.line)
+
+    def item_line(self, key: str, index: int) -> int:
+        """The line of item `index` of the list under `key` (the key's line if it is not a list)."""
+        node = self.values.get(key)
+        if isinstance(node, yaml.SequenceNode) and index < len(node.value):
+            return _line(node.value[index].start_mark)
+        return self.line_of(key)
+
+
+def _names(value, key: str, allowed: tuple[str, ...], fields: _Fields) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _Invalid(f"{key!r} must be a list of names", line)
-    for item in value:
+        raise _Invalid(f"{key!r} must be a list of names", fields.line_of(key))
+    for index, item in enumerate(value):
         if item not in allowed:
-            raise _Invalid(f"unknown {key[:-1]} {item!r} in {key!r}; use one of {', '.join(allowed)}", line)
+            message = f"unknown {key[:-1]} {item!r} in {key!r}; use one of {', '.join(allowed)}"
+            raise _Invalid(message, fields.item_line(key, index))
     return tuple(value)
 
 
-def _check_placeholders(text: str, line_at) -> None:
+def _check_code(code: str, fields: _Fields) -> None:
+    try:
+        compile(code, "code", "exec")
+    except (SyntaxError, ValueError) as error:  # ValueError: a null byte
+        line, code_line = fields.line_of("code"), getattr(error, "lineno", None)
+        if code_line and fields.values["code"].style == "|":  # a literal block: its lines start below the `|`
+            line = _line(fields.values["code"].start_mark) + code_line
+        reason = getattr(error, "msg", None) or str(error)
+        raise _Invalid(f"the code does not parse: {reason} (code line {code_line or 1})", line) from None
+
+
+def _is_format(spec: str) -> bool:
+    """Whether `spec` formats a number: an int (`d`) or a float (`.3f`), either will do."""
+    for sample in (1, 1.5):
+        try:
+            format(sample, spec)
+            return True
+        except ValueError:
+            pass
+    return False
+
+
+def _check_placeholders(text: str, line_at, where: str = "", answer: str | None = None) -> None:
+    """Every {{ name }} in `text` must name a live value in a valid format, and not `answer` (a check's own)."""
     for match in PLACEHOLDER.finditer(text):
-        name, spec = match.group(1), match.group(2)
+        name, spec, line = match.group(1), match.group(2), line_at(match.start())
         if name not in VALUE_NAMES:
-            raise _Invalid(f"unknown live value {{{{ {name} }}}}; known values: {', '.join(sorted(VALUE_NAMES))}", line_at(match.start()))
-        if spec:
-            try:
-                format(1.5, spec)
-            except ValueError:
-                raise _Invalid(f"bad number format {spec!r} in {{{{ {name}:{spec} }}}}", line_at(match.start())) from None
+            raise _Invalid(f"{where}unknown live value {{{{ {name} }}}}; known values: {', '.join(sorted(VALUE_NAMES))}", line)
+        if spec and not _is_format(spec):
+            raise _Invalid(f"{where}bad number format {spec!r} in {{{{ {name}:{spec} }}}}", line)
+        if name == answer:
+            raise _Invalid(
+                f"{where}{{{{ {name} }}}} is this check's answer: showing it gives the answer away "
+                "(only the explanation, shown after answering, may use it)", line,
+            )
 
 
-def _parse_check(raw, index: int, line_of) -> Check:
-    line = line_of("question")
-    if not isinstance(raw, dict):
-        raise _Invalid(f"check {index + 1} must be a set of `key: value` lines", line_of("checks"))
-    check_id = str(raw.get("id") or f"check-{index + 1}")
-    line = line_of(f"id: {check_id}") or line_of("checks")
+def _parse_check(raw, node: yaml.Node, number: int, taken_ids: set[str]) -> Check:
+    if not isinstance(raw, dict) or not isinstance(node, yaml.MappingNode):
+        raise _Invalid(f"check {number} must be a set of `key: value` lines", _line(node.start_mark))
+    check_id = str(raw.get("id") or f"check-{number}").strip()
+    where = f"check {check_id!r}: "
+    fields = _Fields(node, CHECK_FIELDS, where)
+    if check_id in taken_ids:
+        raise _Invalid(f"{where}another check of this lesson has the same id; give each its own", fields.line_of("id"))
     for key in ("question", "kind", "answer"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
-            raise _Invalid(f"check {check_id!r}: {key!r} is required and must be text", line)
-    unknown = set(raw) - {"id", "question", "kind", "answer", "tolerance", "choices", "hints", "explanation"}
-    if unknown:
-        raise _Invalid(f"check {check_id!r}: unknown field {sorted(unknown)[0]!r}", line)
-    kind = raw["kind"]
+            raise _Invalid(f"{where}{key!r} is required and must be text", fields.line_of(key))
+    kind, answer = raw["kind"], raw["answer"]
     if kind not in CHECK_KINDS:
-        raise _Invalid(f"check {check_id!r}: kind must be one of {', '.join(CHECK_KINDS)}; got {kind!r}", line)
-    if raw["answer"] not in VALUE_NAMES:
+        raise _Invalid(f"{where}kind must be one of {', '.join(CHECK_KINDS)}; got {kind!r}", fields.line_of("kind"))
+    if answer not in VALUE_NAMES:
         raise _Invalid(
-            f"check {check_id!r}: the answer must name a live value, one of {', '.join(sorted(VALUE_NAMES))}; "
-            f"got {raw['answer']!r}", line,
+            f"{where}the answer must name a live value, one of {', '.join(sorted(VALUE_NAMES))}; got {answer!r}",
+            fields.line_of("answer"),
         )
     tolerance = raw.get("tolerance", 0.0)
-    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or tolerance < 0 or math.isnan(tolerance):
-        raise _Invalid(f"check {check_id!r}: tolerance must be a number of 0 or more", line)
+    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not 0 <= tolerance < math.inf:
+        raise _Invalid(f"{where}tolerance must be a number of 0 or more", fields.line_of("tolerance"))
     choices = raw.get("choices", [])
     if kind == "choice" and (not isinstance(choices, list) or len(choices) < 2):
-        raise _Invalid(f"check {check_id!r}: a choice check needs a list of at least two choices", line)
+        raise _Invalid(f"{where}a choice check needs a list of at least two choices", fields.line_of("choices"))
     hints = raw.get("hints", [])
     if isinstance(hints, str):
         hints = [hints]
-    if not isinstance(hints, list):
-        raise _Invalid(f"check {check_id!r}: hints must be a list of text", line)
+    if not isinstance(hints, list) or not all(isinstance(hint, str) for hint in hints):
+        raise _Invalid(f"{where}hints must be a list of text", fields.line_of("hints"))
     explanation = raw.get("explanation", "")
-    _check_placeholders(str(explanation), lambda offset: line)
-    for hint in hints:
-        _check_placeholders(str(hint), lambda offset: line)
+    if not isinstance(explanation, str):
+        raise _Invalid(f"{where}the explanation must be text", fields.line_of("explanation"))
+    question_line = fields.line_of("question")
+    _check_placeholders(raw["question"], lambda offset: question_line, f"{where}question: ", answer)
+    for index, hint in enumerate(hints):
+        hint_line = fields.item_line("hints", index)
+        _check_placeholders(hint, lambda offset: hint_line, f"{where}hint {index + 1}: ", answer)
+    explanation_line = fields.line_of("explanation")
+    _check_placeholders(explanation, lambda offset: explanation_line, f"{where}explanation: ")
     return Check(
         id=check_id,
         question=raw["question"].strip(),
         kind=kind,
-        answer=raw["answer"],
+        answer=answer,
         tolerance=float(tolerance),
         choices=tuple(str(choice) for choice in choices),
-        hints=tuple(str(hint) for hint in hints),
-        explanation=str(explanation).strip(),
+        hints=tuple(hints),
+        explanation=explanation.strip(),
     )
 
 
 def format_value(value: object, spec: str | None = None) -> str:
+    """A live value as text; `spec` (e.g. `.3f`) formats a number, or is skipped if it does not fit its type."""
+    if spec and isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return format(value, spec)
+        except ValueError:  # e.g. `:d` for a float: show it the default way
+            pass
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        if spec:
-            return format(value, spec)
         return f"{value:,.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
     if isinstance(value, int):
-        return format(value, spec) if spec else f"{value:,}"
+        return f"{value:,}"
     if isinstance(value, tuple):
-        return "(" + ", ".join(str(item) for item in value) + ")"
+        return "(" + ", ".join(str(item) for item in value) + ("," if len(value) == 1 else "") + ")"
     return str(value)
 
 

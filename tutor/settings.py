@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 MODEL_CONTEXT_LENGTH = 256  # GPT_CONFIG_124M["context_length"]; a test keeps the two equal
+# torch.Generator.manual_seed accepts exactly this range; outside it fails with "Overflow when unpacking long long"
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 
 
 def check_window_settings(
@@ -56,8 +58,10 @@ class Settings:
         )
         if not _is_whole(self.batch_index) or self.batch_index < 0:
             raise ValueError(f"batch number must be a whole number, 0 or more; got {self.batch_index!r}")
-        if not _is_whole(self.seed):
-            raise ValueError(f"seed must be a whole number; got {self.seed!r}")
+        if not _is_whole(self.seed) or not SEED_MIN <= self.seed <= SEED_MAX:
+            raise ValueError(
+                f"seed must be a whole number from {SEED_MIN} to {SEED_MAX} (what PyTorch accepts); got {self.seed!r}"
+            )
         if not isinstance(self.shuffle, bool):
             raise ValueError(f"shuffle must be on or off; got {self.shuffle!r}")
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache, cached_property
+from itertools import islice
 
 import torch
 import torch.nn as nn
 
-from tutor.data import check_enough_tokens, create_dataloader, tokenize
+from tutor.data import dataloader_from_ids, tokenize
 from tutor.model import GPTModel
 from tutor.settings import Settings
 from tutor.tokenizer import decode
@@ -110,12 +111,8 @@ class Walkthrough:
     @cached_property
     def batch(self) -> Batch:
         s = self.settings
-        ids = self.token_ids
-        check_enough_tokens(
-            len(ids), batch_size=s.batch_size, context_length=s.context_length, stride=s.stride, drop_last=True
-        )
-        loader = create_dataloader(
-            self.text,
+        loader = dataloader_from_ids(
+            self.token_ids,
             batch_size=s.batch_size,
             context_length=s.context_length,
             stride=s.stride,
@@ -129,11 +126,9 @@ class Walkthrough:
                 f"batch number {s.batch_index} does not exist: this text makes {batch_count} "
                 f"batch{'es' if batch_count != 1 else ''} (numbered 0 to {batch_count - 1})"
             )
-        for index, (inputs, targets) in enumerate(loader):
-            if index == s.batch_index:
-                break
+        inputs, targets = next(islice(iter(loader), s.batch_index, None))
         return Batch(
-            token_count=len(ids),
+            token_count=len(self.token_ids),
             window_count=len(loader.dataset),
             batch_count=batch_count,
             batch_index=s.batch_index,

@@ -108,8 +108,8 @@ class _SkipInit(TorchFunctionMode):
 def build_unfilled_model(cfg: dict = GPT_CONFIG_124M) -> GPTModel:
     """A GPTModel whose weights are allocated but never filled, so no random numbers are drawn.
 
-    Costs neither time nor memory: the operating system only hands out a page of memory when it is
-    first written, and these pages never are, because loading replaces the tensors.
+    Costs next to no time or memory: the operating system only hands out a page of memory when it
+    is first written, and the big weights never are, because loading replaces the tensors.
     (The "meta" device would do the same, but some meta operations import torch._dynamo,
     which alone takes over a second.)
     """

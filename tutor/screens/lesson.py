@@ -81,6 +81,7 @@ class LessonScreen(Screen[None]):
             found = self.app.lessons.index_of(self.start_lesson)
             self.index = found if found is not None else 0
         self.show_lesson()
+        self.query_one(ExplanationPane).focus()
 
     # ----- what is shown --------------------------------------------------------------------------
 

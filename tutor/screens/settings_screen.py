@@ -92,6 +92,10 @@ class SettingsScreen(ModalScreen[None]):
             yield Static(id="form-status", classes="form-status")
         yield Footer()
 
+    def on_mount(self) -> None:
+        for widget in self.query("Input, TextArea"):
+            widget.cursor_blink = self.app.cursor_blink
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_apply()

@@ -40,6 +40,8 @@ class TextScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        for widget in self.query("Input, TextArea"):
+            widget.cursor_blink = self.app.cursor_blink
         self.query_one(TextArea).focus()
 
     def _status(self, text: str) -> None:

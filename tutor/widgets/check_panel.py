@@ -44,9 +44,12 @@ class CheckPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="check-question")
-        yield Input(id="check-answer")
+        yield Input(id="check-answer", classes="answer")
         yield Static(id="check-hints")
         yield Static(id="check-feedback")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).cursor_blink = self.app.cursor_blink
 
     def show(self, lesson: Lesson, values: dict | None, answered: dict[str, bool]) -> None:
         changed_lesson = self.lesson is None or self.lesson.id != lesson.id

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rich.syntax import Syntax
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
 
-class CodePane(VerticalScroll):
+class CodePane(ScrollableContainer):
     def compose(self):
         yield Static(id="code-text")
 

@@ -16,6 +16,7 @@ from tutor.formatting import format_number, visible
 from tutor.report import Report, TokenRow
 
 SHADES = 5
+SUPERSCRIPTS = "¹²³⁴⁵"  # each token is marked with its shade's number, so the map reads without colour
 
 
 def shade_index(loss: float, low: float, high: float) -> int:
@@ -74,17 +75,22 @@ class HeatmapPane(VerticalScroll, can_focus=True):
         for index, colour in enumerate(shades):
             start = low + (high - low) * index / SHADES
             end = low + (high - low) * (index + 1) / SHADES
-            text.append(f" {format_number(start, 2)}–{format_number(end, 2)} ", style=f"{colour.get_contrast_text(1.0).hex} on {colour.hex}")
+            text.append(
+                f"{SUPERSCRIPTS[index]} {format_number(start, 2)}–{format_number(end, 2)} ",
+                style=f"{colour.get_contrast_text(1.0).hex} on {colour.hex}",
+            )
             text.append(" ")
         text.append("\n\n")
         for row in range(report.batch_size):
             text.append(f"row {row}  loss {format_number(report.per_sequence_loss[row])}\n", style="bold")
             for token in report.row_tokens(row):
-                colour = shades[shade_index(token.loss, low, high)]
+                shade = shade_index(token.loss, low, high)
+                colour = shades[shade]
                 style = f"{colour.get_contrast_text(1.0).hex} on {colour.hex}"
                 if (row, token.position) == self.selected:
                     style += " reverse underline"
-                text.append(visible(token.target_token), style=style)
+                text.append(visible(token.target_token) + SUPERSCRIPTS[shade], style=style)
+                text.append(" ")
             text.append("\n\n")
         sequence = ", ".join(format_number(loss) for loss in report.per_sequence_loss)
         text.append(f"per-sequence losses: {sequence}   batch mean: {format_number(report.loss_manual)}\n")

@@ -1,0 +1,405 @@
+"""Pilot tests of the lesson screen: its keys, its lesson list, its check panel, and that every pane shows
+the same numbers as `loss-tutor --json`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from textual.widgets import Input, Markdown
+
+from app_helpers import expected_report, record_notifications, shown, table_column
+from pilot_helpers import press_and_settle, settle
+from tutor.formatting import format_number
+from tutor.lessons import builtin_lessons_dir, format_value
+from tutor.screens.help import HelpScreen
+from tutor.screens.lesson import LessonScreen
+from tutor.widgets.lesson_list import LessonList
+from tutor.widgets.token_table import TokenTable
+
+SIZE = (120, 40)
+
+
+def lesson_text(screen) -> str:
+    return screen.query_one("#lesson-text", Markdown).source
+
+
+def ids_in(column: list[str]) -> list[int]:
+    """`·word [123]` cells → [123, …]"""
+    return [int(cell.rsplit("[", 1)[1].rstrip("]")) for cell in column]
+
+
+def pane_of(screen) -> str | None:
+    """Which of the three panes holds the focus: lesson-list, explanation or panes."""
+    for pane_id in ("lesson-list", "explanation", "panes"):
+        pane = screen.query_one(f"#{pane_id}")
+        if pane.has_focus or pane.has_focus_within:
+            return pane_id
+    return None
+
+
+# ----- moving between lessons ----------------------------------------------------------------------
+
+
+async def test_next_and_previous_keys_move_one_lesson_within_bounds(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        assert screen.index == 0
+        last = len(app.lessons.lessons) - 1
+        assert last == 9
+
+        steps = [("right", 1), ("n", 2), ("space", 3), ("left", 2), ("p", 1), ("left", 0), ("p", 0), ("left", 0)]
+        for key, expected in steps:
+            await press_and_settle(pilot, key)
+            assert screen.index == expected, f"after {key!r}"
+        assert screen.lesson_id == "overview"
+
+        await press_and_settle(pilot, "9")
+        assert screen.index == last
+        for key in ("right", "n", "space"):
+            await press_and_settle(pilot, key)
+            assert screen.index == last, f"{key!r} went past the last lesson"
+        assert screen.title == f"loss-tutor · lesson 9 of 9: {app.lessons.lessons[9].title}"
+
+
+async def test_digit_keys_jump_to_that_lesson(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        for digit in (5, 0, 9, 3, 7, 1):
+            await press_and_settle(pilot, str(digit))
+            assert screen.index == digit
+            assert screen.lesson_id == app.lessons.lessons[digit].id
+            assert lesson_text(screen).splitlines()[0].startswith("# ")
+
+
+async def test_digit_without_a_lesson_notifies_and_changes_nothing(make_app, tmp_path):
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    for name in ("00-overview.md", "01-tokenize.md", "03-softmax.md"):
+        shutil.copy(builtin_lessons_dir() / name, folder / name)
+    app = make_app(lessons_dir=folder)
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await press_and_settle(pilot, "2")
+        assert screen.index == 2 and screen.lesson_id == "softmax"
+
+        await press_and_settle(pilot, "7")
+        assert screen.index == 2
+        assert ("warning", "", "there is no lesson 7") in notes
+        assert screen.lesson_id == "softmax"
+
+        await press_and_settle(pilot, "right")  # the last lesson: stays
+        assert screen.index == 2
+        await press_and_settle(pilot, "1")  # and the keys still work
+        assert screen.index == 1 and screen.lesson_id == "tokenize"
+        assert app.screen is screen
+
+
+# ----- batch rows ----------------------------------------------------------------------------------
+
+
+async def test_bracket_keys_change_the_batch_row_within_bounds(make_app):
+    app = make_app(settings_overrides={"batch_size": 3})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "1")  # tokenize: the table shows input and target ids
+        expected = expected_report(batch_size=3).to_json_dict()
+        table = app.screen.query_one(TokenTable)
+
+        def shown_row() -> tuple[list[int], list[int]]:
+            return ids_in(table_column(table, "input")), ids_in(table_column(table, "target"))
+
+        assert app.session.row == 0
+        assert shown_row() == (expected["inputs"][0], expected["targets"][0])
+        for key, row in [("right_square_bracket", 1), ("right_square_bracket", 2), ("right_square_bracket", 2)]:
+            await press_and_settle(pilot, key)
+            assert app.session.row == row
+            assert shown_row() == (expected["inputs"][row], expected["targets"][row])
+        for key, row in [("left_square_bracket", 1), ("left_square_bracket", 0), ("left_square_bracket", 0)]:
+            await press_and_settle(pilot, key)
+            assert app.session.row == row
+            assert shown_row() == (expected["inputs"][row], expected["targets"][row])
+        assert expected["inputs"][0] != expected["inputs"][1]  # the rows really differ
+
+
+# ----- focus, help, list, zoom -----------------------------------------------------------------------
+
+
+async def test_tab_moves_focus_between_the_panes(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "3")  # a lesson with all three: list, explanation (with a check), panes
+        screen = app.screen
+        assert pane_of(screen) == "lesson-list"
+
+        visited = []
+        for _ in range(8):
+            await press_and_settle(pilot, "tab")
+            visited.append(pane_of(screen))
+        # in order: list → explanation (and its answer box) → the tabbed panes → round to the list again
+        order = [pane for i, pane in enumerate(visited) if i == 0 or visited[i - 1] != pane]
+        assert order[:3] == ["explanation", "panes", "lesson-list"], visited
+
+        before = screen.focused
+        await press_and_settle(pilot, "tab")
+        await press_and_settle(pilot, "shift+tab")
+        assert screen.focused is before
+
+
+async def test_question_mark_opens_help_and_escape_closes_it(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        lesson_screen = app.screen
+        await press_and_settle(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        help_text = app.screen.query_one(Markdown).source
+        assert help_text.startswith("# loss-tutor help")
+        assert "| `]` `[` | next / previous row of the batch |" in help_text
+        await press_and_settle(pilot, "right")  # the lesson keys do not act behind the modal
+        assert lesson_screen.index == 0
+        await press_and_settle(pilot, "escape")
+        assert app.screen is lesson_screen
+        await press_and_settle(pilot, "right")
+        assert lesson_screen.index == 1
+
+
+async def test_l_toggles_the_lesson_list(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        lessons = app.screen.query_one(LessonList)
+        assert lessons.display  # wide terminal: shown by default
+        await press_and_settle(pilot, "l")
+        assert not lessons.display
+        await press_and_settle(pilot, "l")
+        assert lessons.display
+
+
+async def test_l_shows_the_list_on_a_narrow_terminal(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        lessons = app.screen.query_one(LessonList)
+        assert not lessons.display  # narrow: hidden by default
+        await press_and_settle(pilot, "l")
+        assert lessons.display
+        await press_and_settle(pilot, "l")
+        assert not lessons.display
+
+
+async def test_z_zooms_the_focused_pane_and_again_unzooms(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await press_and_settle(pilot, "tab")
+        assert pane_of(screen) == "explanation"
+        await press_and_settle(pilot, "z")
+        assert screen.maximized is screen.query_one("#explanation")
+        await press_and_settle(pilot, "z")
+        assert screen.maximized is None
+
+        await press_and_settle(pilot, "2")  # a lesson with panes; focus the code pane
+        screen.query_one("#code-pane").focus()
+        await settle(pilot)
+        await press_and_settle(pilot, "z")
+        assert screen.maximized is screen.query_one("#panes")
+        await press_and_settle(pilot, "z")
+        assert screen.maximized is None
+
+
+# ----- the lesson list --------------------------------------------------------------------------------
+
+
+async def test_lesson_list_marks_current_and_seen_lessons(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "right", "right", "5", "2")
+        lessons = app.screen.query_one(LessonList)
+        prompts = [str(lessons.get_option_at_index(i).prompt) for i in range(lessons.option_count)]
+        titles = [lesson.title for lesson in app.lessons.lessons]
+        assert prompts[2] == f"▶ 2 {titles[2]}"
+        for index in (0, 1, 5):
+            assert prompts[index] == f"✓ {index} {titles[index]}"
+        for index in (3, 4, 6, 7, 8, 9):
+            assert prompts[index] == f"  {index} {titles[index]}"
+        assert lessons.highlighted == 2
+        assert app.session.seen == ["overview", "tokenize", "forward", "cross-entropy"]
+
+
+async def test_choosing_in_the_lesson_list_goes_to_that_lesson(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        lessons = app.screen.query_one(LessonList)
+        assert app.screen.focused is lessons
+        await press_and_settle(pilot, "down", "down", "down", "enter")
+        assert app.screen.index == 3
+
+
+# ----- the numbers --------------------------------------------------------------------------------------
+
+
+async def test_every_lesson_shows_the_numbers_of_loss_tutor_json(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        report = expected_report()
+        data = report.to_json_dict()  # what `loss-tutor --json` prints for these settings
+        values = app.session.report.values()
+        assert app.session.report.to_json_dict() == data
+
+        def text() -> str:
+            return lesson_text(screen)
+
+        def tensors() -> str:
+            return shown(screen.query_one("#tensor-text"))
+
+        def table(key: str) -> list[str]:
+            return table_column(screen.query_one(TokenTable), key)
+
+        # 0 overview: the loss as the explanation writes it, from report.values()
+        assert screen.lesson_id == "overview"
+        assert format_value(values["loss_manual"], ".3f") == f"{data['loss_manual']:.3f}"
+        assert f"the cross-entropy loss is\n{data['loss_manual']:.3f}." in text()
+        assert f"the text becomes {data['token_count']:,} GPT-2 token ids" in text()
+        assert f"a tensor of shape ({', '.join(map(str, data['logits_shape']))})" in text()
+        assert f"e to the loss is {data['perplexity']:,.0f}" in text()
+
+        # 1 tokenize: the ids of row 0, in the table and in the tensor pane
+        await press_and_settle(pilot, "right")
+        assert screen.lesson_id == "tokenize"
+        assert ids_in(table("input")) == data["inputs"][0]
+        assert ids_in(table("target")) == data["targets"][0]
+        assert table("pos") == [str(i) for i in range(8)]
+        assert tensors().startswith("inputs  torch.Size([2, 8])  torch.int64\n")
+        assert report.tensors["inputs"].text in tensors() and report.tensors["targets"].text in tensors()
+        assert f"{data['inputs'][0][0]}," in tensors()
+        assert f"This text becomes {data['token_count']:,} ids." in text()
+
+        # 2 forward: the logits tensor
+        await press_and_settle(pilot, "right")
+        assert screen.lesson_id == "forward"
+        assert tensors() == f"logits  torch.Size({data['logits_shape']})  torch.float32\n{report.tensors['logits'].text}"
+
+        # 3 softmax: predictions and ✓/✗ of row 0
+        await press_and_settle(pilot, "right")
+        assert screen.lesson_id == "softmax"
+        assert ids_in(table("predicted")) == data["predicted"][0]
+        assert ids_in(table("target")) == data["targets"][0]
+        assert table("ok") == ["✓" if ok else "✗" for ok in data["correct"][0]]
+        correct = sum(sum(row) for row in data["correct"])
+        assert f"This run: {correct} ✓ out of {len(data['correct']) * 8} positions" in text()
+
+        # 4 gather: each target's probability and log-probability
+        await press_and_settle(pilot, "right")
+        assert screen.lesson_id == "gather"
+        assert table("p(target)") == [format_number(p, 6) for p in data["target_probs"][0]]
+        assert table("log p") == [format_number(lp) for lp in data["target_log_probs"][0]]
+        assert report.tensors["target_log_probs"].text in tensors()
+        assert f"The first target got\n{data['target_probs'][0][0]:.2e}" in text()
+
+        # 5 cross-entropy: by hand and by nn.CrossEntropyLoss
+        await press_and_settle(pilot, "right")
+        assert screen.lesson_id == "cross-entropy"
+        assert f"- by hand: {data['loss_manual']:.6f}" in text()
+        assert f"- `nn.CrossEntropyLoss`: {data['loss_pytorch']:.6f}" in text()
+        assert f"that\nis {data['avg_log_prob']:.4f}." in text()
+
+        # 6 perplexity
+        await press_and_settle(pilot, "right")
+        assert screen.lesson_id == "perplexity"
+        assert f"this run's loss: {data['loss_pytorch']:.3f}" in text()
+        assert f"uniform loss, ln of the vocabulary size: {data['uniform_loss']:.3f}" in text()
+
+        # 7 recap: per-sequence range
+        await press_and_settle(pilot, "right")
+        assert screen.lesson_id == "recap"
+        low, high = min(data["per_sequence_loss"]), max(data["per_sequence_loss"])
+        assert f"range from {low:.3f} to\n{high:.3f}" in text()
+        assert report.tensors["per_sequence_loss"].text in tensors()
+
+        # 8 heatmap
+        await press_and_settle(pilot, "right")
+        assert screen.lesson_id == "heatmap"
+        heatmap = shown(screen.query_one("#heatmap-text"))
+        sequences = ", ".join(format_number(loss) for loss in data["per_sequence_loss"])
+        assert f"per-sequence losses: {sequences}   batch mean: {format_number(data['loss_manual'])}" in heatmap
+
+        # 9 bug lab
+        await press_and_settle(pilot, "right")
+        assert screen.lesson_id == "bug-lab"
+        assert shown(screen.query_one("#bug-text")).startswith(f"correct loss: {format_number(data['loss_pytorch'])}\n")
+
+
+# ----- the check panel ---------------------------------------------------------------------------------
+
+
+async def test_check_panel_hints_wrong_and_right_answers(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "1")
+        screen = app.screen
+        lesson = screen.lesson
+        first, second = lesson.checks
+        assert (first.id, second.id) == ("inputs-shape", "window-count")
+        question = lambda: shown(screen.query_one("#check-question"))  # noqa: E731
+        hints = lambda: shown(screen.query_one("#check-hints"))  # noqa: E731
+        feedback = lambda: shown(screen.query_one("#check-feedback"))  # noqa: E731
+        answer = screen.query_one("#check-answer", Input)
+        assert question().startswith("Check 1 of 2")
+        assert hints() == "(h: hint 1 of 2)"
+
+        # h: one hint at a time, with this run's numbers filled in
+        await press_and_settle(pilot, "h")
+        assert hints() == "hint 1: One row per window in the batch, one column per token of a window.\n(h: hint 2 of 2)"
+        await press_and_settle(pilot, "h")
+        assert hints().splitlines()[1] == "hint 2: This run uses batch_size = 2 and context_length = 8."
+        assert len(hints().splitlines()) == 2
+        await press_and_settle(pilot, "h")
+        assert len(hints().splitlines()) == 2
+
+        # a focuses the answer box; a wrong answer: ✗ and the explanation
+        await press_and_settle(pilot, "a")
+        assert screen.focused is answer
+        await pilot.press(*"3, 3")
+        await press_and_settle(pilot, "enter")
+        assert feedback().startswith("✗ Not quite: this run's value is (2, 8). A batch stacks 2 windows of 8 token ids")
+        assert app.session.checks == {"tokenize:inputs-shape": False}
+        assert screen.index == 1 and question().startswith("Check 1 of 2")
+
+        # the right answer, taken from this run's values: recorded, and on to the next check
+        values = app.session.report.values()
+        answer.value = ""
+        await pilot.press(*", ".join(str(n) for n in values[first.answer]))
+        await press_and_settle(pilot, "enter")
+        assert app.session.checks["tokenize:inputs-shape"] is True
+        assert feedback() == "✓ Right: this run's value is (2, 8)."
+        assert screen.index == 1
+        assert question().startswith("Check 2 of 2")
+        assert hints() == "(h: hint 1 of 2)"
+        assert answer.value == ""
+
+        # the last check answered right: on to the next lesson
+        await pilot.press(*str(values[second.answer]))
+        await press_and_settle(pilot, "enter")
+        assert app.session.checks == {"tokenize:inputs-shape": True, "tokenize:window-count": True}
+        assert screen.index == 2 and screen.lesson_id == "forward"
+
+        # back on lesson 1 both checks show as answered
+        screen.set_focus(None)  # the answer box of lesson 2 has the focus; digits would go into it
+        await press_and_settle(pilot, "1")
+        assert question() == "Check — all 2 answered ✓"
+        assert not answer.display
