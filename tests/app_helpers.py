@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from tutor.engine import Request, compute_report
+from tutor.engine import InProcessEngine, Request, compute_report
 from tutor.settings import Settings
-from tutor.texts import SAMPLE_TEXT_PATH, describe, read_text_file
+from tutor.texts import SAMPLE_TEXT_PATH, read_text_file
 
 
 def shown(widget: Static) -> str:
@@ -45,4 +46,46 @@ def record_notifications(app) -> list[tuple[str, str, str]]:
 def expected_report(**settings):
     """What `loss-tutor --json` computes for the sample story and these settings (cached per process)."""
     loaded = read_text_file(SAMPLE_TEXT_PATH)
-    return compute_report(Request(text=loaded.text, settings=Settings(**settings), source=describe(loaded)))
+    return compute_report(Request(text=loaded.text, settings=Settings(**settings), source=loaded.source))
+
+
+class CachedEngine(InProcessEngine):
+    """InProcessEngine that reuses the report of a request it has computed before in this process.
+    Reports are deterministic, so this only saves the repeated forward passes of the many app tests."""
+
+    reports: dict = {}
+
+    def compute(self, request: Request):
+        if request not in self.reports:
+            self.reports[request] = super().compute(request)
+        return self.reports[request]
+
+
+class GatedEngine(InProcessEngine):
+    """Computes only while `gate` is set: the test decides when the model has "finished loading"."""
+
+    def __init__(self, gate: threading.Event):
+        super().__init__()
+        self.gate = gate
+        self.requests: list[Request] = []
+
+    def compute(self, request: Request):
+        self.requests.append(request)
+        if not self.gate.wait(timeout=60):
+            raise RuntimeError("the test never opened the gate")
+        return super().compute(request)
+
+
+def json_numbers(report) -> dict:
+    """`report.to_json_dict()` without its `source` line (the CLI names the file, the app describes it)."""
+    data = report.to_json_dict()
+    del data["source"]
+    return data
+
+
+def view(screen, pane: str):
+    """Bring a pane's tab into view and draw it now, as choosing the tab does; return the pane."""
+    screen.query_one("#panes").active = f"tab-{pane}"
+    screen.show_active_pane()
+    return screen.query_one({"tensors": "#tensor-text", "tokens": "#token-table", "heatmap": "#heatmap-text",
+                             "bug_lab": "#bug-text", "code": "#code-text"}[pane])

@@ -59,7 +59,7 @@ def test_json_default(default_json):
     assert JSON_KEYS <= set(data)
     assert data["settings"] == Settings().to_dict()
     assert data["vocab_size"] == 50257
-    assert data["source"] == "story.txt"
+    assert data["source"].startswith("story.txt · ")
     ids = encode(sample_text())
     assert data["inputs"] == [ids[0:8], ids[4:12]]
     assert data["targets"] == [ids[1:9], ids[5:13]]
@@ -82,7 +82,7 @@ def test_json_with_a_text_file_and_options(tmp_path, default_json):
     assert data["settings"] == {
         "batch_size": 3, "context_length": 5, "stride": 2, "seed": 7, "shuffle": True, "batch_index": 0,
     }
-    assert data["source"] == "lighthouse.txt"
+    assert data["source"].startswith("lighthouse.txt · ")
     ids = encode(FILE_TEXT)
     assert data["token_count"] == len(ids)
     expected_inputs, expected_targets = next(
@@ -101,7 +101,8 @@ def test_json_in_process_equals_compute_report(capsys):
     captured = capsys.readouterr()
     assert captured.err == ""
     data = json.loads(captured.out)
-    report = compute_report(Request(text=sample_text(), settings=Settings(), source="story.txt"))
+    report = compute_report(Request(text=sample_text(), settings=Settings(), source=data["source"]))
+    assert data["source"].startswith("story.txt · ")
     assert data["loss_manual"] == report.loss_manual
     assert data["loss_pytorch"] == report.loss_pytorch
     assert data["perplexity"] == report.perplexity

@@ -67,7 +67,7 @@ def test_help_screen(snap_compare, make_app):
 
 def test_too_small_screen(snap_compare, make_app):
     """At 50x15 the tutor says it needs 60×18 and what it has."""
-    assert snap_compare(make_app(), terminal_size=(50, 15), run_before=go_to_lesson(0))
+    assert snap_compare(make_app(), terminal_size=(50, 15), run_before=settle)
 
 
 def test_no_color(snap_compare, make_app, monkeypatch):

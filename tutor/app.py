@@ -54,6 +54,7 @@ class TutorApp(App):
         self.watch_lessons = watch
         self.engine_factory = engine_factory
         self.engine: Engine | None = None
+        self._start_engine()  # the model starts loading before the first frame is drawn
         self.progress_store = progress_store if progress_store is not None else ProgressStore()
         self.resume = resume
         self.startup_notices: list[str] = []
@@ -129,11 +130,20 @@ class TutorApp(App):
         self._compute(attempt)
         return attempt.generation
 
+    def _start_engine(self) -> None:
+        try:
+            self.engine = self.engine_factory()
+        except Exception as error:  # tried again with the next computation; its failure is shown then
+            self.engine = None
+            self._engine_error = f"{type(error).__name__}: {error}"
+
     @work(thread=True, exclusive=True, group="compute")
     def _compute(self, attempt) -> None:
-        if self.engine is None:
-            self.engine = self.engine_factory()
         try:
+            if self.engine is None:
+                self._start_engine()
+            if self.engine is None:
+                raise RuntimeError(f"the computing process could not start: {self._engine_error}")
             report = self.engine.compute(attempt.request())
         except LearnerError as error:
             message = ComputeFailed(str(error), attempt.generation, learner_error=True)
@@ -143,6 +153,12 @@ class TutorApp(App):
             message = ReportReady(report, attempt.generation)
         if not get_current_worker().is_cancelled:
             self.post_message(message)
+
+    def cancel(self, generation: int) -> None:
+        """The learner cancelled the form that asked for this computation: what is in force stays."""
+        if self.session.abandon(generation):
+            self._refresh_status()
+            self.screen_refresh()
 
     def on_report_ready(self, message: ReportReady) -> None:
         if self.session.succeed(message.generation, message.report):

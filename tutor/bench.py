@@ -32,6 +32,13 @@ ONE_PROCESS_MB = 800    # peak RSS of one process that loads the model and runs 
 TWO_PROCESS_RATIO = 1.25  # summed PSS of two processes vs one
 PLAIN_RATIO = 1.2       # `python -m tutor --plain` vs a bare script doing the same math
 
+FIRST_FRAME_S = 0.30    # launch to the app's first frame
+NUMBERS_READY_S = 1.6   # launch to the lesson's live numbers, warm cache
+STALL_MS = 50           # longest pause of the app's event loop while loading or computing
+CHANGE_MS = 50          # changing lesson or batch row
+
+PLAIN_COMMAND = ["-m", "tutor", "--plain"]  # after sys.executable
+
 # A child that loads the model and prints when torch was imported and when the model was ready.
 READY_CHILD = """
 import time
@@ -108,6 +115,65 @@ with torch.no_grad():
     logits = model(inputs)
 loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
 print(f"loss {loss.item():.4f}")
+"""
+
+
+# A child that runs the app headless (model in its own child process, as for a learner) and prints
+# JSON: launch-relative times of the first frame and of the first numbers, the longest gap between
+# 5 ms ticks of the event loop while loading and while recomputing, lesson and row change times, and
+# recompute times after a change of settings.
+UI_CHILD = """
+import json, sys, time
+launched = float(sys.argv[1])
+from tutor.app import TutorApp
+from tutor.settings import Settings
+
+stamps = {}
+ticks = []
+
+async def auto_pilot(pilot):
+    app = pilot.app
+    stamps["first_frame"] = time.time() - launched
+    app.set_interval(0.005, lambda: ticks.append(time.perf_counter()))
+
+    def longest_gap(start):
+        gaps = [b - a for a, b in zip(ticks, ticks[1:]) if a >= start]
+        return max(gaps, default=0.0) * 1000
+
+    loading_from = time.perf_counter()
+    while app.session.report is None:
+        await pilot.pause(0.005)
+    stamps["numbers_ready"] = time.time() - launched
+    stamps["loading_stall_ms"] = longest_gap(loading_from)
+
+    changes = []
+    for index in [3, 4, 5, 1, 2, 7]:
+        started = time.perf_counter()
+        app.screen.go_to(index)
+        await pilot.pause()
+        changes.append((time.perf_counter() - started) * 1000)
+    stamps["lesson_change_ms"] = sorted(changes)[len(changes) // 2]
+    rows = []
+    app.screen.go_to(3)
+    for key in ["right_square_bracket", "left_square_bracket"] * 3:
+        started = time.perf_counter()
+        await pilot.press(key)
+        rows.append((time.perf_counter() - started) * 1000)
+    stamps["row_change_ms"] = sorted(rows)[len(rows) // 2]
+
+    for name, settings in [("recompute_2x8", Settings(batch_size=2, context_length=8, stride=4, batch_index=1)),
+                           ("recompute_8x256", Settings(batch_size=8, context_length=256, stride=256))]:
+        generation = app.recompute(settings=settings)
+        started = time.perf_counter()
+        while app.session.outcome[0] != generation:
+            await pilot.pause(0.005)
+        stamps[name + "_s"] = time.perf_counter() - started
+        stamps[name + "_stall_ms"] = longest_gap(started)
+        stamps[name + "_problem"] = app.session.outcome[1]
+    app.exit()
+
+TutorApp(resume=False).run(headless=True, auto_pilot=auto_pilot, size=(120, 40))
+print(json.dumps(stamps), flush=True)
 """
 
 
@@ -219,16 +285,15 @@ def bench_peak_rss(bench: Bench) -> list[Row]:
     return [Row("peak RSS, one process", megabytes(peak), f"≤ {ONE_PROCESS_MB} MB", within(peak / 1024, ONE_PROCESS_MB))]
 
 
-def pss_kb(pid: int) -> int:
+def memory_kb(pid: int) -> dict[str, int]:
+    """The Rss and Pss lines of /proc/<pid>/smaps_rollup, in kB."""
     with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no Pss line for process {pid}")
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    return {name: int(fields[name].split()[0]) for name in ("Rss", "Pss")}
 
 
-def summed_pss(bench: Bench, count: int) -> float:
-    """Start `count` waiting children at once and add up their PSS while all are alive."""
+def live_memory(bench: Bench, count: int) -> tuple[int, int]:
+    """Start `count` waiting children at once; return their summed (RSS, PSS) in kB while all are alive."""
     env = bench.env(bench.warm_cache)
     children = [
         subprocess.Popen([sys.executable, "-c", WAITING_CHILD], env=env, text=True,
@@ -239,7 +304,8 @@ def summed_pss(bench: Bench, count: int) -> float:
         for child in children:
             if child.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"child failed: {last_line(child.stderr.read())}")
-        return sum(pss_kb(child.pid) for child in children)
+        figures = [memory_kb(child.pid) for child in children]
+        return sum(f["Rss"] for f in figures), sum(f["Pss"] for f in figures)
     finally:
         for child in children:
             child.stdin.close()
@@ -249,18 +315,20 @@ def summed_pss(bench: Bench, count: int) -> float:
 
 
 def bench_shared_memory(bench: Bench) -> list[Row]:
-    """Summed PSS of two processes using the model at once, against one alone.
+    """Summed PSS of two processes using the model at once, against the RSS of one alone.
 
     Each child loads from the warm cache and runs a (2, 8) forward, so the weights it uses are
-    paged in, then waits. PSS splits each shared page between the processes that map it.
+    paged in, then waits. PSS splits each shared page between the processes that map it. "One" is
+    RSS rather than PSS: a lone process's PSS shrinks whenever unrelated processes happen to map
+    the same torch libraries.
     """
     if not Path("/proc/self/smaps_rollup").exists():
         return [Row("PSS", verdict="skipped: /proc/<pid>/smaps_rollup is not available")]
-    one = statistics.median([summed_pss(bench, 1) for _ in range(bench.runs)])
-    two = statistics.median([summed_pss(bench, 2) for _ in range(bench.runs)])
+    one = statistics.median([live_memory(bench, 1)[0] for _ in range(bench.runs)])
+    two = statistics.median([live_memory(bench, 2)[1] for _ in range(bench.runs)])
     limit = TWO_PROCESS_RATIO * one
     return [
-        Row("PSS, one process alone", megabytes(one)),
+        Row("RSS, one process alone", megabytes(one)),
         Row("PSS, two processes together", megabytes(two), f"≤ {TWO_PROCESS_RATIO} × one = {megabytes(limit)}",
             within(two, limit)),
     ]
@@ -271,10 +339,13 @@ def bench_plain_vs_bare(runs: int, bench: Bench | None = None) -> list[Row]:
     owned = bench is None
     bench = bench or Bench(runs)
     try:
-        from tutor.texts import SAMPLE_TEXT_PATH
+        try:
+            from tutor.texts import SAMPLE_TEXT_PATH
+        except ImportError as error:
+            return [Row("--plain vs bare script", verdict=f"skipped: no sample story: {error}")]
 
         env = bench.env(bench.warm_cache)
-        plain = [sys.executable, "-m", "tutor", "--plain"]
+        plain = [sys.executable, *PLAIN_COMMAND]
         (weights,) = bench.warm_cache.glob("*.safetensors")
         bare = [sys.executable, "-c", BARE_SCRIPT, str(weights), str(SAMPLE_TEXT_PATH)]
 
@@ -309,12 +380,44 @@ def bench_plain_vs_bare(runs: int, bench: Bench | None = None) -> list[Row]:
             bench.close()
 
 
+def bench_app(bench: Bench) -> list[Row]:
+    """The app, headless: first frame, live numbers, event-loop stalls, lesson/row changes, recomputes."""
+    import json
+
+    env = bench.env(bench.warm_cache)
+    env["LOSS_TUTOR_STATE_DIR"] = str(bench.scratch / "state")
+    runs = []
+    for _ in range(bench.runs):
+        launched = time.time()
+        runs.append(json.loads(last_line(run_child(UI_CHILD, env, repr(launched)))))
+
+    def median(key: str) -> float:
+        return statistics.median(run[key] for run in runs)
+
+    first, ready = median("first_frame"), median("numbers_ready")
+    stall = max(max(run["loading_stall_ms"], run["recompute_2x8_stall_ms"], run["recompute_8x256_stall_ms"]) for run in runs)
+    lesson, row = median("lesson_change_ms"), median("row_change_ms")
+    problems = {run[key] for run in runs for key in ("recompute_2x8_problem", "recompute_8x256_problem")} - {None}
+    return [
+        Row("app: first frame, from launch", seconds(first), f"≤ {FIRST_FRAME_S:.2f} s", within(first, FIRST_FRAME_S)),
+        Row("app: lesson numbers ready, warm cache", seconds(ready), f"≤ {NUMBERS_READY_S:.2f} s",
+            within(ready, NUMBERS_READY_S)),
+        Row("app: longest event-loop stall (worst run)", f"{stall:,.0f} ms", f"≤ {STALL_MS} ms", within(stall, STALL_MS)),
+        Row("app: change lesson", f"{lesson:,.1f} ms", f"≤ {CHANGE_MS} ms", within(lesson, CHANGE_MS)),
+        Row("app: change batch row", f"{row:,.1f} ms", f"≤ {CHANGE_MS} ms", within(row, CHANGE_MS)),
+        Row("app: recompute after a change, (2, 8)", seconds(median("recompute_2x8_s"))),
+        Row("app: recompute after a change, (8, 256)", seconds(median("recompute_8x256_s")),
+            verdict=f"failed: {problems}" if problems else ""),
+    ]
+
+
 SECTIONS: list[tuple[str, Callable[[Bench], list[Row]]]] = [
     ("ready", bench_ready),
     ("forward", bench_forward),
     ("rss", bench_peak_rss),
     ("pss", bench_shared_memory),
     ("plain", lambda bench: bench_plain_vs_bare(bench.runs, bench)),
+    ("app", bench_app),
 ]
 
 

@@ -26,6 +26,7 @@ BUGS: tuple[tuple[str, str], ...] = (
 )
 
 EXTREME_SCALE = 1000  # how much the log_of_softmax bug multiplies the logits by
+LOG_SOFTMAX_POSITIONS = 32  # how many positions the log_of_softmax bug is shown on
 MAX_ERROR_CHARS = 300
 MAX_LISTED_VALUES = 8
 
@@ -201,16 +202,17 @@ def _forgot_flatten(w: Walkthrough) -> BugResult:
             "targets": format_shape(targets.shape),
             "logits.flatten(0, 1)": format_shape(logits_flat.shape),
             "targets.flatten()": format_shape(targets_flat.shape),
-            "nn.CrossEntropyLoss()(logits.transpose(1, 2), targets)": _fmt(
-                nn.CrossEntropyLoss()(logits.transpose(1, 2), targets).item()
-            ),
         },
     )
 
 
 def _log_of_softmax(w: Walkthrough) -> BugResult:
-    extreme = w.forward.logits * EXTREME_SCALE
-    index = w.batch.targets.unsqueeze(-1)
+    # The first positions of the batch are enough to show the underflow; all of a big batch would
+    # need several (B, T, vocab) copies for one point.
+    logits = w.forward.logits.flatten(0, 1)[:LOG_SOFTMAX_POSITIONS]  # (N, vocab)
+    extreme = logits * EXTREME_SCALE
+    index = w.batch.targets.flatten()[:LOG_SOFTMAX_POSITIONS].unsqueeze(-1)  # (N, 1)
+    positions = "" if logits.shape[0] == w.batch.targets.numel() else f" (the batch's first {logits.shape[0]} positions)"
     probas = torch.softmax(extreme, dim=-1)
     naive = torch.log(probas)
     stable = torch.log_softmax(extreme, dim=-1)
@@ -241,7 +243,7 @@ def _log_of_softmax(w: Walkthrough) -> BugResult:
         correct_loss=correct_loss,
         error=None,
         explanation=(
-            f"Multiplying the logits by {EXTREME_SCALE} makes them extreme: softmax rounds "
+            f"Multiplying the logits{positions} by {EXTREME_SCALE} makes them extreme: softmax rounds "
             f"{underflowed:,} of the {naive.numel():,} probabilities to exactly 0 in float32, and log(0) = -inf. "
             f"{outcome} log_softmax never forms those tiny probabilities: it computes x - logsumexp(x), "
             f"which subtracts the largest logit before exponentiating, so every value stays finite."

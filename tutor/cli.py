@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tutor.settings import Settings
-from tutor.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, read_text_file
+from tutor.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, describe, read_text_file
 
 PROG = "loss-tutor"
 
@@ -118,7 +118,7 @@ def run_report(args: argparse.Namespace) -> int:
     loaded = text_from(args)
     settings = settings_from(args)
     try:
-        report = compute_report(Request(text=loaded.text, settings=settings, source=loaded.source))
+        report = compute_report(Request(text=loaded.text, settings=settings, source=describe(loaded)))
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.json:

@@ -7,11 +7,14 @@ A thread in the app blocks on the pipe, which costs the event loop nothing.
 
 from __future__ import annotations
 
-import multiprocessing
+import pickle
+import subprocess
+import sys
 import threading
 import traceback
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from tutor.settings import Settings
 
@@ -72,49 +75,57 @@ class InProcessEngine:
         pass
 
 
-def _serve(connection) -> None:
-    """The child process: answer requests until the pipe closes."""
+def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    """The child process: answer pickled requests with pickled `(status, payload)` until input ends."""
     try:
         warm_up()
-    except Exception as error:  # reported with the first answer
-        startup_error = f"{type(error).__name__}: {error}"
+    except Exception as error:  # reported with every answer
+        startup_error = f"the model could not be loaded: {type(error).__name__}: {error}"
     else:
         startup_error = None
     while True:
         try:
-            request = connection.recv()
-        except (EOFError, OSError):
+            request = pickle.load(requests)
+        except (EOFError, OSError, pickle.UnpicklingError):
             return
         if startup_error is not None:
-            connection.send(("failed", f"the model could not be loaded: {startup_error}"))
-            continue
-        try:
-            connection.send(("ok", compute_report(request)))
-        except ValueError as error:
-            connection.send(("learner", str(error)))
-        except Exception as error:
-            last = traceback.extract_tb(error.__traceback__)[-1]
-            connection.send(("failed", f"{type(error).__name__}: {error} ({last.filename}:{last.lineno})"))
+            answer = ("failed", startup_error)
+        else:
+            try:
+                answer = ("ok", compute_report(request))
+            except ValueError as error:
+                answer = ("learner", str(error))
+            except Exception as error:
+                last = traceback.extract_tb(error.__traceback__)[-1]
+                answer = ("failed", f"{type(error).__name__}: {error} ({Path(last.filename).name}:{last.lineno})")
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
 
 
 class ProcessEngine:
-    """Computes in a child process started at once, which imports torch and loads the model."""
+    """Computes in a child process (`python -m tutor.engine`), started at once, which imports torch and
+    loads the model while the interface draws its first frame. Requests and reports travel pickled
+    over the child's stdin and stdout; the child's stderr is discarded so nothing scribbles on the
+    learner's screen."""
 
     def __init__(self):
-        context = multiprocessing.get_context("spawn")
-        self._connection, child_end = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child_end,), name="loss-tutor-engine", daemon=True)
-        self._process.start()
-        child_end.close()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tutor.engine"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self._lock = threading.Lock()
 
     def compute(self, request: Request):
         with self._lock:
             try:
-                self._connection.send(request)
-                status, payload = self._connection.recv()
-            except (EOFError, OSError, BrokenPipeError):
-                raise EngineError("the computing process stopped unexpectedly") from None
+                pickle.dump(request, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                self._process.stdin.flush()
+                status, payload = pickle.load(self._process.stdout)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                code = self._process.poll()
+                raise EngineError(f"the computing process stopped unexpectedly (exit code {code})") from None
         if status == "ok":
             return payload
         if status == "learner":
@@ -122,7 +133,19 @@ class ProcessEngine:
         raise EngineError(payload)
 
     def close(self) -> None:
-        self._connection.close()
-        self._process.join(timeout=2)
-        if self._process.is_alive():
+        """Stop the child at once, even in the middle of loading or computing: nobody waits for it."""
+        try:
+            self._process.stdin.close()
+        except OSError:
+            pass
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
             self._process.kill()
+            self._process.wait()
+        self._process.stdout.close()
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)

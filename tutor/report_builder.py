@@ -44,7 +44,7 @@ def build_report(walkthrough: Walkthrough, source: str = "sample story", extras:
 
     top_probs, top_ids = torch.topk(probas, k=TOP_K, dim=-1)  # (B, T, k)
     # rank 1 = nothing had a higher probability than the target
-    target_ranks = (probas > log_stage.target_probs.unsqueeze(-1)).sum(dim=-1) + 1  # (B, T)
+    target_ranks = (probas > log_stage.target_probs.unsqueeze(-1)).sum(dim=-1, dtype=torch.int32) + 1  # (B, T)
 
     tokens = []
     for row in range(batch.inputs.shape[0]):

@@ -70,6 +70,13 @@ class Session:
         self.outcome = (generation, reason)
         return True
 
+    def abandon(self, generation: int) -> bool:
+        """Forget an attempt the learner cancelled; its answer will be ignored."""
+        if self.attempt is None or generation != self.attempt.generation:
+            return False
+        self.attempt = None
+        return True
+
     def mark_seen(self, lesson_id: str) -> None:
         if lesson_id not in self.seen:
             self.seen.append(lesson_id)

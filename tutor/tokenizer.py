@@ -69,6 +69,8 @@ _encoding: tiktoken.Encoding | None = None
 def get_tokenizer() -> tiktoken.Encoding:
     """The process-wide GPT-2 tokenizer, built on first use."""
     global _encoding
+    if _encoding is not None:
+        return _encoding
     with _lock:
         if _encoding is None:
             _encoding = build_encoding()

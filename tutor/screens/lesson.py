@@ -7,27 +7,15 @@ from collections.abc import Iterable
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
+from textual.lazy import Lazy
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static
 
 from tutor.lessons import Lesson
-from tutor.widgets.bug_lab import BugLabPane
 from tutor.widgets.check_panel import CheckAnswered, CheckPanel
-from tutor.widgets.code_pane import CodePane
 from tutor.widgets.explanation import ExplanationPane
-from tutor.widgets.heatmap import HeatmapPane
 from tutor.widgets.lesson_list import LessonList, LessonPicked
-from tutor.widgets.tensor_pane import TensorPane
-from tutor.widgets.token_table import TokenChosen, TokenTable
-
-class LessonPanes(TabbedContent):
-    """The code, tensor, token, heatmap and bug-lab panes, as tabs; `z` zooms them to the whole screen."""
-
-    ALLOW_MAXIMIZE = True
-
-
-TABS = {"code": "Code", "tensors": "Tensors", "tokens": "Tokens", "heatmap": "Heatmap", "bug_lab": "Bug lab"}
-
+from tutor.widgets.token_table import TokenChosen
 
 class LessonScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -55,25 +43,11 @@ class LessonScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="body"):
-            yield LessonList(id="lesson-list")
+            yield Lazy(LessonList(id="lesson-list"))
             with Container(id="lesson-area"):
                 yield ExplanationPane(id="explanation")
-                with LessonPanes(id="panes"):
-                    for pane_id, title in TABS.items():
-                        with TabPane(title, id=f"tab-{pane_id}"):
-                            yield self._pane(pane_id)
         yield Static(id="problem-bar")
         yield Footer()
-
-    @staticmethod
-    def _pane(pane_id: str):
-        return {
-            "code": lambda: CodePane(id="code-pane"),
-            "tensors": lambda: TensorPane(id="tensor-pane"),
-            "tokens": lambda: TokenTable(id="token-table"),
-            "heatmap": lambda: HeatmapPane(id="heatmap-pane"),
-            "bug_lab": lambda: BugLabPane(id="bug-lab-pane"),
-        }[pane_id]()
 
     def on_mount(self) -> None:
         lessons = self.app.lessons.lessons
@@ -82,6 +56,14 @@ class LessonScreen(Screen[None]):
             self.index = found if found is not None else 0
         self.show_lesson()
         self.query_one(ExplanationPane).focus()
+        self.call_after_refresh(self._mount_panes)
+
+    def _mount_panes(self) -> None:
+        # Imported and mounted after the first frame: the tables, tabs and highlighter are not needed for it.
+        from tutor.widgets.panes import PaneArea
+
+        self.query_one("#lesson-area").mount(PaneArea(id="pane-area"))
+        self.call_after_refresh(self.show_lesson, save=False)
 
     # ----- what is shown --------------------------------------------------------------------------
 
@@ -94,7 +76,11 @@ class LessonScreen(Screen[None]):
     def lesson_id(self) -> str | None:
         return self.lesson.id if self.lesson else None
 
-    def show_lesson(self) -> None:
+    def _pane_area(self):
+        found = self.query("#pane-area")
+        return found.first() if found else None
+
+    def show_lesson(self, save: bool = True) -> None:
         lesson = self.lesson
         session = self.app.session
         if lesson is None:
@@ -106,36 +92,33 @@ class LessonScreen(Screen[None]):
         session.mark_seen(lesson.id)
         total = len(self.app.lessons.lessons)
         self.title = f"loss-tutor · lesson {self.index} of {total - 1}: {lesson.title}"
-        tabs = self.query_one("#panes", TabbedContent)
-        wanted = [pane for pane in lesson.panes if pane in TABS]
-        for pane_id in TABS:
-            if pane_id in wanted:
-                tabs.show_tab(f"tab-{pane_id}")
-            else:
-                tabs.hide_tab(f"tab-{pane_id}")
-        tabs.display = bool(wanted)
-        if wanted and tabs.active not in {f"tab-{pane}" for pane in wanted}:
-            tabs.active = f"tab-{wanted[0]}"
-        self.query_one(CodePane).show(lesson.code, self.app.current_theme.dark)
+        pane_area = self._pane_area()
+        if pane_area is not None:
+            pane_area.configure(lesson)
         self.show_report()
-        self.app.save_progress()
+        if save:
+            self.app.save_progress()
 
     def show_report(self) -> None:
-        """Fill the panes from the session's report (or show that it is still being computed)."""
+        """Fill the explanation and the pane in view from the session's report (or say it is coming)."""
         lesson = self.lesson
         if lesson is None:
             return
         session = self.app.session
-        report = session.report
-        values = report.values() if report else None
-        waiting = self._waiting_text()
+        values = session.report.values() if session.report else None
         self.query_one(ExplanationPane).show(lesson, values, session.checks)
-        self.query_one(TensorPane).show(lesson.tensors, report, waiting)
-        self.query_one(TokenTable).show(report, session.row, lesson.stage, waiting)
-        self.query_one(HeatmapPane).show(report, waiting)
-        self.query_one(BugLabPane).show(report, waiting)
-        self.query_one(LessonList).show(self.app.lessons.lessons, self.index, session.seen)
+        self.show_active_pane()
+        for lesson_list in self.query(LessonList):
+            lesson_list.show(self.app.lessons.lessons, self.index, session.seen)
         self._show_problems()
+
+    def show_active_pane(self) -> None:
+        pane_area, lesson = self._pane_area(), self.lesson
+        if pane_area is not None and lesson is not None:
+            pane_area.show(lesson, self.app.session, self._waiting_text())
+
+    def on_tabbed_content_tab_activated(self, event) -> None:
+        self.show_active_pane()
 
     def _waiting_text(self) -> str:
         session = self.app.session
@@ -183,14 +166,13 @@ class LessonScreen(Screen[None]):
         row = session.row + delta
         if 0 <= row < session.report.batch_size:
             session.row = row
-            self.show_report()
-            self.notify(f"showing batch row {row} of {session.report.batch_size - 1}", timeout=2)
+            self.show_active_pane()
 
     def action_zoom(self) -> None:
         if self.maximized is not None:
             self.minimize()
             return
-        for pane in (self.query_one(ExplanationPane), self.query_one(LessonPanes), self.query_one(LessonList)):
+        for pane in (self.query_one(ExplanationPane), *self.query("#panes"), *self.query(LessonList)):
             if pane.has_focus_within or pane.has_focus:
                 self.maximize(pane, container=False)
                 return

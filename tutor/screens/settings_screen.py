@@ -95,6 +95,7 @@ class SettingsScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         for widget in self.query("Input, TextArea"):
             widget.cursor_blink = self.app.cursor_blink
+        self.query_one("#field-batch_size", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -128,4 +129,6 @@ class SettingsScreen(ModalScreen[None]):
             self.query_one("#form-status", Static).update(f"Not applied: {problem}. The last good settings stay in force.")
 
     def action_cancel(self) -> None:
+        if self.waiting_for is not None:
+            self.app.cancel(self.waiting_for)
         self.dismiss(None)

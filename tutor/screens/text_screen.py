@@ -99,4 +99,6 @@ class TextScreen(ModalScreen[None]):
             self._status("Not used: the text in use has not changed. Edit and try again, or escape.")
 
     def action_cancel(self) -> None:
+        if self.waiting_for is not None:
+            self.app.cancel(self.waiting_for)
         self.dismiss(None)

@@ -11,6 +11,8 @@ from tutor.widgets.check_panel import CheckPanel
 
 
 class ExplanationPane(VerticalScroll):
+    ALLOW_MAXIMIZE = True  # scroll containers refuse by default, which made `z` do nothing here
+
     def compose(self) -> ComposeResult:
         yield Markdown(id="lesson-text")
         yield CheckPanel(id="check-panel")

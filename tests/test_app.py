@@ -1,0 +1,235 @@
+"""Pilot tests of the app as a whole: quitting, the command palette, terminal size, lesson files on disk,
+and staying responsive while the model loads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from functools import partial
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Markdown
+
+from app_helpers import CachedEngine, GatedEngine, expected_report, json_numbers, record_notifications, shown, table_column, view
+from pilot_helpers import press_and_settle, settle
+from tutor.lessons import builtin_lessons_dir
+from tutor.screens.help import HelpScreen
+from tutor.screens.lesson import LessonScreen
+from tutor.screens.too_small import TooSmallScreen
+from tutor.widgets.token_table import TokenTable
+
+SIZE = (120, 40)
+LOADING = "loading the model (importing torch, reading the weights)…"
+
+
+@pytest.fixture
+def make_app(make_app):
+    """The conftest app; each distinct request is computed once per test run."""
+    return partial(make_app, engine_factory=CachedEngine)
+
+
+def lesson_folder(tmp_path, *names: str):
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    for name in names:
+        shutil.copy(builtin_lessons_dir() / name, folder / name)
+    return folder
+
+
+# ----- quitting and the command palette --------------------------------------------------------------
+
+
+async def test_q_quits_cleanly(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.is_running
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+    assert app.return_code == 0
+    assert app._exception is None
+
+
+async def test_palette_goes_to_a_lesson(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        lesson_screen = app.screen
+        await press_and_settle(pilot, "ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"lesson 3")
+        await settle(pilot)
+        await press_and_settle(pilot, "enter")
+        assert app.screen is lesson_screen
+        assert lesson_screen.index == 3
+        assert lesson_screen.lesson_id == "softmax"
+
+        # the palette's system commands: the app's own, and the lesson screen's
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Start over", "Help", "Reload lessons", "Next lesson", "Settings", "Edit text or open a file"):
+            assert title in titles
+        assert titles.count("Start over") == 1
+
+
+# ----- terminal size ---------------------------------------------------------------------------------
+
+
+async def test_too_small_terminal_shows_a_message_until_resized(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        lesson_screen = app.screen
+        assert isinstance(lesson_screen, LessonScreen)
+
+        await pilot.resize_terminal(50, 15)
+        await settle(pilot)
+        assert isinstance(app.screen, TooSmallScreen)
+        message = shown(app.screen.query_one("#too-small-message"))
+        assert message.startswith("Terminal too small: need 60×18, have 50×15.")
+        await press_and_settle(pilot, "right")  # lesson keys do nothing meanwhile
+        assert lesson_screen.index == 0
+
+        await pilot.resize_terminal(59, 30)  # still too narrow
+        await settle(pilot)
+        assert isinstance(app.screen, TooSmallScreen)
+        assert "have 59×30" in shown(app.screen.query_one("#too-small-message"))
+
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert app.screen is lesson_screen
+        assert len(app.screen_stack) == 2  # the default screen and the lesson screen: nothing left over
+        await press_and_settle(pilot, "right")
+        assert lesson_screen.index == 1
+
+
+# ----- lesson files ------------------------------------------------------------------------------------
+
+
+BROKEN_LESSON = """\
+---
+id: broken
+title: A lesson with a typo
+stage: softmaxx
+---
+# Broken
+"""
+
+
+async def test_a_malformed_lesson_file_is_reported_and_the_others_load(make_app, tmp_path):
+    folder = lesson_folder(tmp_path, "00-overview.md", "01-tokenize.md")
+    (folder / "02-broken.md").write_text(BROKEN_LESSON, encoding="utf-8")
+    app = make_app(lessons_dir=folder)
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        assert [lesson.id for lesson in app.lessons.lessons] == ["overview", "tokenize"]
+        problems = [(title, message) for severity, title, message in notes if severity == "error"]
+        assert len(problems) == 1
+        title, message = problems[0]
+        assert title == "lesson file problem"
+        assert message.startswith("02-broken.md, line 4: unknown stage 'softmaxx'")
+        bar = screen.query_one("#problem-bar")
+        assert bar.display
+        assert shown(bar).startswith("lesson file problem — 02-broken.md, line 4: unknown stage 'softmaxx'")
+
+        # the good lessons work as usual
+        assert screen.query_one("#lesson-text", Markdown).source.startswith("# From text to loss")
+        await press_and_settle(pilot, "right")
+        assert screen.lesson_id == "tokenize"
+        await press_and_settle(pilot, "right")  # the last lesson: stays
+        assert screen.index == 1
+
+        # a digit with no such lesson: a notification, nothing else
+        await press_and_settle(pilot, "5")
+        assert screen.index == 1 and app.screen is screen
+        assert ("warning", "", "there is no lesson 5") in notes
+        await press_and_settle(pilot, "0")
+        assert screen.index == 0 and screen.lesson_id == "overview"
+
+
+async def test_watch_reloads_an_edited_lesson(make_app, tmp_path):
+    folder = lesson_folder(tmp_path, "00-overview.md", "01-tokenize.md")
+    app = make_app(lessons_dir=folder, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await press_and_settle(pilot, "right")
+        old_title = app.lessons.lessons[1].title
+        assert screen.title.endswith(old_title)
+
+        path = folder / "01-tokenize.md"
+        path.write_text(path.read_text(encoding="utf-8").replace(f"title: {old_title}", "title: Tokens, edited"), encoding="utf-8")
+        stamp = path.stat().st_mtime + 5  # a clearly newer time, however coarse the file system's clock
+        os.utime(path, (stamp, stamp))
+        await pilot.pause(1.2)
+        await pilot.pause(1.2)
+        await settle(pilot)
+
+        assert app.lessons.lessons[1].title == "Tokens, edited"
+        assert screen.index == 1
+        assert screen.title == "loss-tutor · lesson 1 of 1: Tokens, edited"
+        assert screen.query_one("#explanation").border_title == "1 · Tokens, edited"
+
+
+# ----- while the model loads ---------------------------------------------------------------------------
+
+
+async def test_keys_work_while_the_model_is_still_loading(make_app):
+    gate = threading.Event()
+    app = make_app(engine_factory=lambda: GatedEngine(gate))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(3):
+                await pilot.pause()
+            screen = app.screen
+            assert app.session.busy and app.session.report is None
+            assert app.sub_title == "loading the model…"
+
+            await pilot.press("right")
+            await pilot.pause()
+            assert screen.index == 1
+            tabs = screen.query_one("#panes")
+            tabs.active = "tab-tensors"
+            await pilot.pause()
+            assert shown(screen.query_one("#tensor-text")) == LOADING
+            tabs.active = "tab-tokens"
+            await pilot.pause()
+            table = screen.query_one(TokenTable)
+            assert [str(column.label) for column in table.ordered_columns] == [LOADING]
+            assert table.row_count == 0
+            assert "… tokens. This text becomes … ids." in " ".join(
+                screen.query_one("#lesson-text", Markdown).source.split()
+            )
+
+            await pilot.press("right_square_bracket")  # no rows yet: nothing to move to
+            await pilot.pause()
+            assert app.session.row == 0
+
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is screen
+            assert app.session.busy and app.session.report is None  # all of it while the engine was blocked
+
+            gate.set()
+            await settle(pilot)
+            assert not app.session.busy
+            expected = expected_report().to_json_dict()
+            assert json_numbers(app.session.report) == json_numbers(expected_report())
+            assert app.sub_title.startswith("story.txt · ")
+            assert screen.index == 1
+            assert shown(view(screen, "tensors")).startswith("inputs  torch.Size([2, 8])")
+            targets = [int(cell.rsplit("[", 1)[1].rstrip("]")) for cell in table_column(table, "target")]
+            assert targets == expected["targets"][0]
+
+            await press_and_settle(pilot, "right_square_bracket")  # now there is a row 1
+            assert app.session.row == 1
+    finally:
+        gate.set()

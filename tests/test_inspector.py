@@ -1,0 +1,84 @@
+"""Pilot tests of the token inspector: enter on a row of the token table shows that position's top-10
+predictions, the target's rank and its −log p."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+
+from app_helpers import CachedEngine, expected_report, shown
+from pilot_helpers import press_and_settle, settle
+from tutor.formatting import format_number, visible
+from tutor.screens.inspector import InspectorScreen
+from tutor.screens.lesson import LessonScreen
+from tutor.widgets.token_table import TokenTable
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def make_app(make_app):
+    """The conftest app; each distinct request is computed once per test run."""
+    return partial(make_app, engine_factory=CachedEngine)
+
+
+async def open_token_table(pilot) -> TokenTable:
+    app = pilot.app
+    await press_and_settle(pilot, "3")  # softmax: the first lesson whose table shows predictions
+    screen = app.screen
+    screen.query_one("#panes").active = "tab-tokens"
+    table = screen.query_one(TokenTable)
+    table.focus()
+    await settle(pilot)
+    assert screen.focused is table
+    return table
+
+
+async def test_enter_on_a_token_row_opens_the_inspector(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = await open_token_table(pilot)
+        await press_and_settle(pilot, "down", "down", "enter")
+
+        inspector = app.screen
+        assert isinstance(inspector, InspectorScreen)
+        token = app.session.report.row_tokens(0)[2]
+        assert inspector.token == token
+        data = expected_report().to_json_dict()
+        assert token.target_id == data["targets"][0][2]
+        assert token.target_log_prob == data["target_log_probs"][0][2]
+
+        text = shown(inspector.query_one("#inspector-text"))
+        lines = text.splitlines()
+        assert lines[0] == "row 0, position 2"
+        assert lines[2] == f"target:  {visible(token.target_token)} [{data['targets'][0][2]}]"
+        assert lines[4] == "top 10 next-token probabilities (bars scaled to the top one)"
+        top = lines[5:15]
+        assert [line[:3] for line in top] == [f"{rank:>2}." for rank in range(1, 11)]
+        assert [candidate.token_id for candidate in token.top] == [int(line.split("[")[1].split("]")[0]) for line in top]
+        probs = [candidate.prob for candidate in token.top]
+        assert probs == sorted(probs, reverse=True) and len(probs) == 10
+        assert f"{data['predicted'][0][2]:>5}]" in top[0]  # the top guess is the table's prediction
+        assert (
+            f"target rank {token.target_rank:,} of 50,257, p = {format_number(data['target_probs'][0][2], 6)}, "
+            f"−log p = {format_number(-data['target_log_probs'][0][2])}"
+        ) in text
+        assert ("✓ predicted" if data["correct"][0][2] else "✗ not predicted") in text
+        assert token.target_rank >= 1
+
+        await press_and_settle(pilot, "escape")
+        assert isinstance(app.screen, LessonScreen)
+        assert app.screen.focused is table
+
+        # on the next batch row (the cursor starts again at its first position), enter inspects that row
+        await press_and_settle(pilot, "right_square_bracket", "enter")
+        inspector = app.screen
+        assert isinstance(inspector, InspectorScreen)
+        assert (inspector.token.row, inspector.token.position) == (1, 0)
+        text = shown(inspector.query_one("#inspector-text"))
+        assert text.startswith("row 1, position 0\n")
+        assert text.splitlines()[2].endswith(f"[{data['targets'][1][0]}]")
+        await press_and_settle(pilot, "escape")
+        assert isinstance(app.screen, LessonScreen)

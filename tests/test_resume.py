@@ -1,0 +1,145 @@
+"""Pilot tests of resuming: the lesson, settings and lessons seen survive a restart; --reset, a corrupt
+progress file and the palette's "Start over" each give a fresh start."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Input
+
+from app_helpers import CachedEngine, record_notifications
+from pilot_helpers import press_and_settle, settle
+from tutor.progress import Progress, ProgressStore, state_dir
+from tutor.screens.lesson import LessonScreen
+from tutor.settings import Settings
+
+SIZE = (100, 32)
+SAVED = Progress(
+    current_lesson="gather",
+    lessons_seen=("overview", "tokenize", "gather"),
+    checks_answered={"tokenize:inputs-shape": True},
+    settings={**Settings().to_dict(), "batch_size": 3, "context_length": 6},
+    text="A typed text, long enough for several windows of six tokens, stored with the progress file.",
+)
+
+
+@pytest.fixture
+def make_app(make_app):
+    """The conftest app; each distinct request is computed once per test run."""
+    return partial(make_app, engine_factory=CachedEngine)
+
+
+def stored() -> Progress:
+    progress, notice = ProgressStore().load()
+    assert notice is None
+    return progress
+
+
+async def test_a_new_app_resumes_lesson_settings_and_lessons_seen(make_app):
+    first = make_app()
+    assert first.resume
+    async with first.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "4")
+        await press_and_settle(pilot, "s")
+        form = first.screen
+        form.query_one("#field-batch_size", Input).value = "3"
+        form.query_one("#field-context_length", Input).value = "6"
+        await press_and_settle(pilot, "ctrl+s")
+        assert first.session.settings == Settings(batch_size=3, context_length=6)
+        await pilot.press("q")
+    assert first.return_code == 0
+
+    saved = stored()
+    assert saved.current_lesson == "gather"
+    assert saved.lessons_seen == ("overview", "gather")
+    assert saved.settings["batch_size"] == 3 and saved.settings["context_length"] == 6
+
+    second = make_app()
+    async with second.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = second.screen
+        assert isinstance(screen, LessonScreen)
+        assert screen.index == 4 and screen.lesson_id == "gather"
+        assert second.session.settings == Settings(batch_size=3, context_length=6)
+        assert second.session.seen == ["overview", "gather"]
+        assert (second.session.report.batch_size, second.session.report.context_length) == (3, 6)
+        assert second.session.text.source == "story.txt"
+
+
+async def test_reset_starts_over_with_the_defaults(make_app):
+    ProgressStore().save(SAVED)
+    app = make_app(reset=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.index == 0 and app.screen.lesson_id == "overview"
+        assert app.session.settings == Settings()
+        assert app.session.seen == ["overview"]
+        assert app.session.checks == {}
+        assert app.session.text.source == "story.txt"
+        assert app.session.report.batch_size == 2
+    saved = stored()
+    assert saved.current_lesson == "overview"
+    assert saved.lessons_seen == ("overview",)
+    assert dict(saved.checks_answered) == {}
+    assert saved.text is None
+
+
+async def test_a_corrupt_progress_file_is_set_aside_with_a_warning(make_app):
+    path = state_dir() / "progress.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"{ this is not json \x00\xff")
+    app = make_app()
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.index == 0
+        assert app.session.settings == Settings()
+        assert app.session.seen == ["overview"]
+    warnings = [message for severity, _, message in notes if severity == "warning"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("your saved progress could not be read (")
+    assert warnings[0].endswith("; starting fresh")
+    set_aside = list(path.parent.glob("progress.json.corrupt-*"))
+    assert len(set_aside) == 1
+    assert f"set aside as {set_aside[0]}" in warnings[0]
+    assert set_aside[0].read_bytes() == b"{ this is not json \x00\xff"
+    assert stored().current_lesson == "overview"  # a fresh, readable file replaced it
+
+
+async def test_palette_start_over_clears_progress(make_app):
+    ProgressStore().save(SAVED)
+    app = make_app()
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        # resumed: lesson, settings, typed text and answered checks
+        assert screen.lesson_id == "gather"
+        assert app.session.settings == Settings(batch_size=3, context_length=6)
+        assert app.session.text.text == SAVED.text and app.session.text.source == "typed text"
+        assert app.session.checks == {"tokenize:inputs-shape": True}
+        assert app.session.report.batch_size == 3
+
+        await press_and_settle(pilot, "ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"start over")
+        await settle(pilot)
+        await press_and_settle(pilot, "enter")
+
+        assert app.screen is screen
+        assert screen.index == 0
+        assert app.session.settings == Settings()
+        assert app.session.checks == {}
+        assert app.session.seen == ["overview"]
+        assert app.session.text.source == "story.txt" and app.session.text_path is None
+        assert app.session.report.batch_size == 2
+        assert any(message.startswith("Progress cleared") for _, _, message in notes)
+    saved = stored()
+    assert saved.current_lesson == "overview"
+    assert saved.lessons_seen == ("overview",)
+    assert dict(saved.checks_answered) == {}
+    assert saved.settings["batch_size"] == 2 and saved.settings["context_length"] == 8
+    assert saved.text is None and saved.text_path is None
