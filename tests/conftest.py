@@ -18,14 +18,27 @@ def fixed_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("LOSS_TUTOR_STATE_DIR", str(tmp_path / "state"))
 
 
+@pytest.fixture(scope="session")
+def default_report_computed():
+    """The sample story's report for the default settings, computed once before any app runs, so that
+    no app test waits on a forward pass competing with its own event loop for the GIL."""
+    from app_helpers import CachedEngine
+    from tutor.engine import Request
+    from tutor.settings import Settings
+    from tutor.texts import SAMPLE_TEXT_PATH, describe, read_text_file
+
+    loaded = read_text_file(SAMPLE_TEXT_PATH)
+    CachedEngine().compute(Request(text=loaded.text, settings=Settings(), source=describe(loaded)))
+
+
 @pytest.fixture
-def make_app():
-    """A tutor that computes in this process (the model is loaded once per test run) and never blinks."""
+def make_app(default_report_computed):
+    """A tutor that computes in this process, reusing reports it has computed before, and never blinks."""
+    from app_helpers import CachedEngine
     from tutor.app import TutorApp
-    from tutor.engine import InProcessEngine
 
     def make(**options) -> TutorApp:
-        options.setdefault("engine_factory", InProcessEngine)
+        options.setdefault("engine_factory", CachedEngine)
         options.setdefault("cursor_blink", False)
         return TutorApp(**options)
 

@@ -18,10 +18,18 @@ def make_deterministic() -> None:
     os.environ["TEXTUAL_ANIMATIONS"] = "none"
 
 
-async def settle(pilot) -> None:
-    """Wait until nothing more will change on screen: workers done, animations and refreshes run."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+async def settle(pilot, max_rounds: int = 500) -> None:
+    """Wait until nothing more will change on screen: no computation pending, every worker finished
+    (including ones started by a refresh in the meantime), animations and refreshes run."""
+    app = pilot.app
+    for _ in range(max_rounds):
+        # Polled rather than awaited: awaiting a worker's task from here can cancel that task with it.
+        await pilot.pause()
+        session = getattr(app, "session", None)
+        waiting = session is not None and (session.busy or (session.report is None and session.problem is None))
+        if not waiting and all(worker.is_finished for worker in app.workers):
+            break
+        await pilot.pause(0.01)
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
 

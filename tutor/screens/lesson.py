@@ -58,12 +58,12 @@ class LessonScreen(Screen[None]):
         self.query_one(ExplanationPane).focus()
         self.call_after_refresh(self._mount_panes)
 
-    def _mount_panes(self) -> None:
+    async def _mount_panes(self) -> None:
         # Imported and mounted after the first frame: the tables, tabs and highlighter are not needed for it.
         from tutor.widgets.panes import PaneArea
 
-        self.query_one("#lesson-area").mount(PaneArea(id="pane-area"))
-        self.call_after_refresh(self.show_lesson, save=False)
+        await self.query_one("#lesson-area").mount(PaneArea(id="pane-area"))
+        self.show_lesson(save=False)
 
     # ----- what is shown --------------------------------------------------------------------------
 
