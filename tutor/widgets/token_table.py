@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 from tutor.formatting import format_number, visible
 from tutor.report import Report, TokenRow
 
-CONTEXT_WIDTH = 22
+CONTEXT_WIDTH = 16
 
 # Which columns a lesson's stage shows: predictions appear only once softmax has been explained.
 STAGE_COLUMNS = {
