@@ -258,3 +258,32 @@ async def test_a_huge_file_opens_from_its_start_without_blocking(make_app, tmp_p
             assert session.report.input_texts[0] == sentence[: len(session.report.input_texts[0])]
     finally:
         gate.set()
+
+
+async def test_escape_while_computing_cancels_the_change(make_app):
+    gate = threading.Event()
+    gate.set()
+    app = make_app(engine_factory=lambda: GatedEngine(gate))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            before_settings, before_report = app.session.settings, app.session.report
+            await press_and_settle(pilot, "s")
+            form = app.screen
+            form.query_one("#field-batch_size", Input).value = "3"
+            gate.clear()  # the new numbers are still being computed when the learner changes their mind
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert app.session.busy
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, LessonScreen)
+            assert not app.session.busy  # the attempt is forgotten at once
+
+            gate.set()
+            await settle(pilot)
+            assert app.session.settings == before_settings  # its late answer was ignored
+            assert app.session.report is before_report
+            assert app.session.problem is None
+    finally:
+        gate.set()

@@ -17,11 +17,14 @@ LESSON_IDS = [
 ]
 
 
-def go_to_lesson(number: int, *keys: str):
+def go_to_lesson(number: int, *keys: str, tab: str | None = None):
     async def run_before(pilot) -> None:
         await settle(pilot)
         pilot.app.screen.go_to(number)
         await settle(pilot)
+        if tab is not None:
+            pilot.app.screen.query_one("#panes").active = f"tab-{tab}"
+            await settle(pilot)
         await press_and_settle(pilot, *keys)
 
     return run_before
@@ -37,27 +40,13 @@ def test_lesson(snap_compare, make_app, number, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_tokens_pane(snap_compare, make_app, size):
     """Lesson 4's per-token table: context, predicted and target tokens with ids, p, log p and ✓/✗."""
-    run_before = go_to_lesson(4)
-
-    async def show_tokens(pilot) -> None:
-        await run_before(pilot)
-        pilot.app.screen.query_one("#panes").active = "tab-tokens"
-        await settle(pilot)
-
-    assert snap_compare(make_app(), terminal_size=SIZES[size], run_before=show_tokens)
+    assert snap_compare(make_app(), terminal_size=SIZES[size], run_before=go_to_lesson(4, tab="tokens"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_tensors_pane(snap_compare, make_app, size):
     """Lesson 2's tensor pane: logits with name, shape, dtype and torch's own print."""
-    run_before = go_to_lesson(2)
-
-    async def show_tensors(pilot) -> None:
-        await run_before(pilot)
-        pilot.app.screen.query_one("#panes").active = "tab-tensors"
-        await settle(pilot)
-
-    assert snap_compare(make_app(), terminal_size=SIZES[size], run_before=show_tensors)
+    assert snap_compare(make_app(), terminal_size=SIZES[size], run_before=go_to_lesson(2, tab="tensors"))
 
 
 def test_help_screen(snap_compare, make_app):
@@ -73,14 +62,7 @@ def test_too_small_screen(snap_compare, make_app):
 def test_no_color(snap_compare, make_app, monkeypatch):
     """Lesson 3 under NO_COLOR: monochrome, with ✓/✗ still readable as symbols."""
     monkeypatch.setenv("NO_COLOR", "1")
-    run_before = go_to_lesson(3)
-
-    async def show_tokens(pilot) -> None:
-        await run_before(pilot)
-        pilot.app.screen.query_one("#panes").active = "tab-tokens"
-        await settle(pilot)
-
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=show_tokens)
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=go_to_lesson(3, tab="tokens"))
 
 
 def test_light_theme(snap_compare, make_app):
@@ -100,12 +82,11 @@ def test_light_theme(snap_compare, make_app):
 @pytest.mark.parametrize("size", SIZES)
 def test_inspector(snap_compare, make_app, size):
     """The inspector on row 0, position 2: top-10 bars, the target's rank, p and −log p."""
-    run_before = go_to_lesson(3)
+    run_before = go_to_lesson(3, tab="tokens")
 
     async def inspect(pilot) -> None:
         await run_before(pilot)
         screen = pilot.app.screen
-        screen.query_one("#panes").active = "tab-tokens"
         table = screen.query_one("#token-table")
         table.focus()
         table.move_cursor(row=2)

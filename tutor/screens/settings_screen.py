@@ -9,9 +9,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, Switch
 
+from tutor.screens.computing_form import ComputingForm
 from tutor.settings import MODEL_CONTEXT_LENGTH, Settings, count_windows, tokens_needed
 
 FIELDS = {
@@ -67,15 +67,11 @@ def field_errors(values: dict[str, str], shuffle: bool, token_count: int | None)
     return settings, errors
 
 
-class SettingsScreen(ModalScreen[None]):
+class SettingsScreen(ComputingForm):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel-settings"),
         Binding("ctrl+s", "apply", "Apply", id="apply-settings"),
     ]
-
-    def __init__(self):
-        super().__init__()
-        self.waiting_for: int | None = None
 
     def compose(self) -> ComposeResult:
         settings = self.app.session.settings
@@ -93,8 +89,6 @@ class SettingsScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        for widget in self.query("Input, TextArea"):
-            widget.cursor_blink = self.app.cursor_blink
         self.query_one("#field-batch_size", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -115,20 +109,7 @@ class SettingsScreen(ModalScreen[None]):
             self.dismiss(None)
             return
         self.query_one("#form-status", Static).update("Computing with the new settings…")
-        self.waiting_for = self.app.recompute(settings=settings)
+        self.submit(settings=settings)
 
-    def show_report(self) -> None:
-        """Called whenever a computation finishes: close if ours worked, say why if it did not."""
-        generation, problem = self.app.session.outcome
-        if self.waiting_for is None or generation != self.waiting_for:
-            return
-        self.waiting_for = None
-        if problem is None:
-            self.dismiss(None)
-        else:
-            self.query_one("#form-status", Static).update(f"Not applied: {problem}. The last good settings stay in force.")
-
-    def action_cancel(self) -> None:
-        if self.waiting_for is not None:
-            self.app.cancel(self.waiting_for)
-        self.dismiss(None)
+    def refused(self, problem: str) -> None:
+        self.query_one("#form-status", Static).update(f"Not applied: {problem}. The last good settings stay in force.")

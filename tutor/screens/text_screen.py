@@ -6,23 +6,19 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
+from tutor.screens.computing_form import ComputingForm
 from tutor.texts import LoadedText, TextError, describe, read_text_file, text_from_string
 
 EDITABLE_CHARS = 100_000
 
 
-class TextScreen(ModalScreen[None]):
+class TextScreen(ComputingForm):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel-text"),
         Binding("ctrl+s", "use_typed", "Use this text", id="use-typed-text"),
     ]
-
-    def __init__(self):
-        super().__init__()
-        self.waiting_for: int | None = None
 
     def compose(self) -> ComposeResult:
         session = self.app.session
@@ -40,8 +36,6 @@ class TextScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        for widget in self.query("Input, TextArea"):
-            widget.cursor_blink = self.app.cursor_blink
         self.query_one(TextArea).focus()
 
     def _status(self, text: str) -> None:
@@ -85,20 +79,8 @@ class TextScreen(ModalScreen[None]):
     def _submit(self, loaded: LoadedText, path: str | None) -> None:
         note = " — only the start is read; the rest is not needed for one batch" if loaded.truncated else ""
         self._status(f"Computing with {describe(loaded)}…{note}")
-        self.waiting_for = self.app.recompute(text=loaded, text_path=path)
+        self.submit(text=loaded, text_path=path)
 
-    def show_report(self) -> None:
-        generation, problem = self.app.session.outcome
-        if self.waiting_for is None or generation != self.waiting_for:
-            return
-        self.waiting_for = None
-        if problem is None:
-            self.dismiss(None)
-        else:
-            self._errors(text=problem)
-            self._status("Not used: the text in use has not changed. Edit and try again, or escape.")
-
-    def action_cancel(self) -> None:
-        if self.waiting_for is not None:
-            self.app.cancel(self.waiting_for)
-        self.dismiss(None)
+    def refused(self, problem: str) -> None:
+        self._errors(text=problem)
+        self._status("Not used: the text in use has not changed. Edit and try again, or escape.")
