@@ -136,3 +136,19 @@ def test_a_check_loaded_from_a_file_grades(tmp_path):
     result = grade(check, "1,234.5", VALUES)
     assert not result.correct
     assert result.message == "Not quite: this run's value is 50,257. It is 50,257."
+
+
+def test_a_lessons_check_is_graded_against_this_runs_walkthrough():
+    """The answer is read from the live report: the same answer is right for one run and wrong for another."""
+    from app_helpers import expected_report
+    from tutor.lessons import load_lessons
+
+    forward = next(lesson for lesson in load_lessons().lessons if lesson.id == "forward")
+    check = next(check for check in forward.checks if check.answer == "logits_shape")
+    default = expected_report().values()
+    bigger = expected_report(batch_size=3, context_length=5, stride=2).values()
+    assert default["logits_shape"] == (2, 8, 50257) and bigger["logits_shape"] == (3, 5, 50257)
+
+    assert grade(check, "2, 8, 50257", default).correct
+    assert not grade(check, "2, 8, 50257", bigger).correct
+    assert grade(check, "3, 5, 50257", bigger).correct
