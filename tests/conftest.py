@@ -23,6 +23,7 @@ def default_report_computed():
     """The sample story's report for the default settings, computed once before any app runs, so that
     no app test waits on a forward pass competing with its own event loop for the GIL."""
     from app_helpers import CachedEngine
+
     from tutor.engine import Request
     from tutor.settings import Settings
     from tutor.texts import SAMPLE_TEXT_PATH, describe, read_text_file
@@ -35,6 +36,7 @@ def default_report_computed():
 def make_app(default_report_computed):
     """A tutor that computes in this process, reusing reports it has computed before, and never blinks."""
     from app_helpers import CachedEngine
+
     from tutor.app import TutorApp
 
     def make(**options) -> TutorApp:

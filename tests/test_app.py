@@ -9,11 +9,20 @@ import threading
 from functools import partial
 
 import pytest
+from app_helpers import (
+    CachedEngine,
+    GatedEngine,
+    expected_report,
+    json_numbers,
+    record_notifications,
+    shown,
+    table_column,
+    view,
+)
+from pilot_helpers import press_and_settle, settle
 from textual.command import CommandPalette
 from textual.widgets import Markdown
 
-from app_helpers import CachedEngine, GatedEngine, expected_report, json_numbers, record_notifications, shown, table_column, view
-from pilot_helpers import press_and_settle, settle
 from tutor.lessons import builtin_lessons_dir
 from tutor.screens.help import HelpScreen
 from tutor.screens.lesson import LessonScreen

@@ -141,6 +141,7 @@ def test_a_check_loaded_from_a_file_grades(tmp_path):
 def test_a_lessons_check_is_graded_against_this_runs_walkthrough():
     """The answer is read from the live report: the same answer is right for one run and wrong for another."""
     from app_helpers import expected_report
+
     from tutor.lessons import load_lessons
 
     forward = next(lesson for lesson in load_lessons().lessons if lesson.id == "forward")

@@ -7,17 +7,17 @@ import threading
 from functools import partial
 
 import pytest
-from textual.widgets import Input, TextArea
-
 from app_helpers import CachedEngine, GatedEngine, expected_report, json_numbers, shown
 from pilot_helpers import press_and_settle, settle
+from textual.widgets import Input, TextArea
+
+from tutor.data import tokenize as encode
 from tutor.engine import Request, compute_report
 from tutor.screens.lesson import LessonScreen
 from tutor.screens.settings_screen import FIELDS, SettingsScreen
 from tutor.screens.text_screen import TextScreen
 from tutor.settings import Settings
 from tutor.texts import DEFAULT_MAX_CHARS, sample_text, text_from_string
-from tutor.data import tokenize as encode
 
 SIZE = (100, 32)
 

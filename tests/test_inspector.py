@@ -6,9 +6,9 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
-
 from app_helpers import CachedEngine, expected_report, shown
 from pilot_helpers import press_and_settle, settle
+
 from tutor.formatting import format_number, visible
 from tutor.screens.inspector import InspectorScreen
 from tutor.screens.lesson import LessonScreen

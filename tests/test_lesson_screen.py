@@ -6,16 +6,15 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
-from textual.widgets import Input, Markdown
-
 from app_helpers import CachedEngine, expected_report, json_numbers, shown, table_column, view
 from pilot_helpers import press_and_settle, settle
+from textual.widgets import Input, Markdown
+
 from tutor.formatting import format_number
 from tutor.lessons import format_value
 from tutor.screens.help import HelpScreen
 from tutor.screens.lesson import LessonScreen
 from tutor.widgets.lesson_list import LessonList
-from tutor.widgets.token_table import TokenTable
 
 SIZE = (120, 40)
 

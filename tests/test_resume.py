@@ -6,11 +6,11 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
+from app_helpers import CachedEngine, record_notifications
+from pilot_helpers import press_and_settle, settle
 from textual.command import CommandPalette
 from textual.widgets import Input
 
-from app_helpers import CachedEngine, record_notifications
-from pilot_helpers import press_and_settle, settle
 from tutor.progress import Progress, ProgressStore, state_dir
 from tutor.screens.lesson import LessonScreen
 from tutor.settings import Settings

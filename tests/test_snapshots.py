@@ -7,7 +7,6 @@ picture (`snapshot_report.html` shows them side by side).
 from __future__ import annotations
 
 import pytest
-
 from pilot_helpers import press_and_settle, settle
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}

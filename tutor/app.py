@@ -13,7 +13,7 @@ from textual.worker import get_current_worker
 
 from tutor.commands import LessonCommands
 from tutor.engine import Engine, LearnerError, ProcessEngine
-from tutor.lessons import LessonSet, load_lessons
+from tutor.lessons import LessonSet, builtin_lessons_dir, load_lessons
 from tutor.messages import ComputeFailed, LessonsChanged, ReportReady
 from tutor.progress import Progress, ProgressError, ProgressStore
 from tutor.session import Session
@@ -203,11 +203,11 @@ class TutorApp(App):
     @work(thread=True, exclusive=True, group="save")
     def _save(self, lesson_id, seen, checks, settings, text, text_path) -> None:
         def merge(progress: Progress) -> Progress:
-            if lesson_id is not None:
-                progress = progress.with_lesson(lesson_id)
+            # Re-read under the lock, so another tutor of the same learner keeps what it saved.
             for seen_id in seen:
-                if seen_id not in progress.lessons_seen:
-                    progress = Progress(**{**progress.__dict__, "lessons_seen": (*progress.lessons_seen, seen_id)})
+                progress = progress.with_lesson(seen_id)  # marks it seen
+            if lesson_id is not None:
+                progress = progress.with_lesson(lesson_id)  # and this one is where to resume
             for key, correct in checks.items():
                 progress = progress.with_check(key, correct)
             return progress.with_settings(settings).with_text(text=text, path=text_path)
@@ -233,10 +233,7 @@ class TutorApp(App):
     # ----- lessons on disk --------------------------------------------------------------------------
 
     def _lesson_file_times(self) -> dict[Path, float]:
-        folder = self.lessons_dir or None
-        from tutor.lessons import builtin_lessons_dir
-
-        folder = folder or builtin_lessons_dir()
+        folder = self.lessons_dir or builtin_lessons_dir()
         times = {}
         for path in folder.glob("*.md"):
             try:

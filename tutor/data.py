@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, Dataset
 from tutor.settings import MODEL_CONTEXT_LENGTH, check_window_settings, tokens_needed
 from tutor.tokenizer import END_OF_TEXT, get_tokenizer
 
+
 def window_starts(num_tokens: int, context_length: int, stride: int) -> range:
     return range(0, num_tokens - context_length, stride)
 

@@ -17,6 +17,7 @@ from tutor.widgets.explanation import ExplanationPane
 from tutor.widgets.lesson_list import LessonList, LessonPicked
 from tutor.widgets.token_table import TokenChosen
 
+
 class LessonScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
@@ -50,7 +51,6 @@ class LessonScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        lessons = self.app.lessons.lessons
         if self.start_lesson is not None:
             found = self.app.lessons.index_of(self.start_lesson)
             self.index = found if found is not None else 0
