@@ -21,6 +21,7 @@ from app_helpers import (
 )
 from pilot_helpers import press_and_settle, settle
 from textual.command import CommandPalette
+from textual.content import Content
 from textual.widgets import Markdown
 
 from tutor.lessons import builtin_lessons_dir
@@ -242,3 +243,21 @@ async def test_keys_work_while_the_model_is_still_loading(make_app):
             assert app.session.row == 1
     finally:
         gate.set()
+
+
+async def test_a_lesson_title_with_brackets_is_shown_as_written(make_app, tmp_path):
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    (folder / "00-brackets.md").write_text(
+        "---\nid: brackets\ntitle: 'Indexing [b, t] and [/] closing tags'\n---\nSquare brackets are text here.\n",
+        encoding="utf-8",
+    )
+    app = make_app(lessons_dir=folder)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        border_title = screen.query_one("#explanation").border_title  # kept as escaped markup
+        assert Content.from_markup(border_title).plain == "0 · Indexing [b, t] and [/] closing tags"
+        assert screen.title.endswith("Indexing [b, t] and [/] closing tags")
+        prompt = screen.query_one("#lesson-list").get_option_at_index(0).prompt
+        assert "[/]" in str(prompt)

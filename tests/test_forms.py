@@ -287,3 +287,18 @@ async def test_escape_while_computing_cancels_the_change(make_app):
             assert app.session.problem is None
     finally:
         gate.set()
+
+
+async def test_brackets_in_a_path_are_shown_as_typed_not_read_as_markup(make_app, tmp_path):
+    missing = tmp_path / "[/]notes [red]draft.txt"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "e")
+        form = app.screen
+        path_field = form.query_one("#field-path", Input)
+        path_field.value = str(missing)
+        path_field.focus()
+        await press_and_settle(pilot, "enter")
+        assert shown(form.query_one("#error-path")) == f"no such file: {missing}"
+        assert app.session.text.source == "story.txt"

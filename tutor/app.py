@@ -63,6 +63,10 @@ class TutorApp(App):
         self.start_lesson = progress.current_lesson
         self._lesson_mtimes = self._lesson_file_times()
 
+    def notify(self, message: str, *, markup: bool = False, **options) -> None:
+        """Notifications carry file names, typed values and PyTorch errors: plain text unless asked."""
+        super().notify(message, markup=markup, **options)
+
     # ----- start-up -------------------------------------------------------------------------------
 
     def _load_progress(self, reset: bool) -> Progress:

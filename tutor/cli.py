@@ -118,7 +118,7 @@ def run_report(args: argparse.Namespace) -> int:
     loaded = text_from(args)
     settings = settings_from(args)
     try:
-        report = compute_report(Request(text=loaded.text, settings=settings, source=describe(loaded)))
+        report = compute_report(Request(text=loaded.text, settings=settings, source=describe(loaded)), bug_lab=False)
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.json:

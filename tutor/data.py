@@ -16,7 +16,7 @@ def window_starts(num_tokens: int, context_length: int, stride: int) -> range:
 
 def check_text(raw_text: str) -> None:
     if not raw_text or not raw_text.strip():
-        raise ValueError("the text is empty: there is nothing to tokenize")
+        raise ValueError("the text is empty or only whitespace: there is nothing to tokenize")
 
 
 class GPTDatasetV1(Dataset):

@@ -34,15 +34,15 @@ class EngineError(RuntimeError):
     """The computation itself failed; the message says what happened."""
 
 
-def compute_report(request: Request):
-    """The one path from a request to a report; used by the CLI, both engines and the tests."""
+def compute_report(request: Request, *, bug_lab: bool = True):
+    """The one path from a request to a report; used by the CLI, both engines and the tests.
+    `bug_lab=False` skips the five deliberate mistakes, which only the app shows."""
     from tutor.bug_lab import run_all
     from tutor.report_builder import build_report
     from tutor.walkthrough import Walkthrough
 
     walkthrough = Walkthrough(request.text, request.settings)
-    report = build_report(walkthrough, source=request.source, extras={"bug_lab": run_all(walkthrough)})
-    return report
+    return build_report(walkthrough, source=request.source, extras={"bug_lab": run_all(walkthrough)} if bug_lab else {})
 
 
 def warm_up() -> None:

@@ -31,12 +31,16 @@ class Session:
     text_path: str | None = None  # the file the text came from, if the learner chose one
     report: Report | None = None  # the last good report; it stays on screen while a new one is computed
     attempt: Attempt | None = None
-    problem: str | None = None  # why the last attempt failed; cleared by the next success
     generation: int = 0  # counts attempts, so a late answer to an old one is ignored
     seen: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)  # "lesson:check" -> answered correctly
     row: int = 0  # which batch row the tables show
     outcome: tuple[int, str | None] = (0, None)  # the last finished attempt and its problem, if any
+
+    @property
+    def problem(self) -> str | None:
+        """Why the last finished attempt failed; None once one succeeds."""
+        return self.outcome[1]
 
     @property
     def busy(self) -> bool:
@@ -58,7 +62,7 @@ class Session:
         if self.attempt is None or generation != self.attempt.generation:
             return False
         self.text, self.settings, self.text_path = self.attempt.text, self.attempt.settings, self.attempt.text_path
-        self.report, self.attempt, self.problem = report, None, None
+        self.report, self.attempt = report, None
         self.outcome = (generation, None)
         self.row = min(self.row, report.batch_size - 1)
         return True
@@ -66,7 +70,7 @@ class Session:
     def fail(self, generation: int, reason: str) -> bool:
         if self.attempt is None or generation != self.attempt.generation:
             return False
-        self.attempt, self.problem = None, reason
+        self.attempt = None
         self.outcome = (generation, reason)
         return True
 

@@ -47,7 +47,7 @@ class LessonScreen(Screen[None]):
             yield Lazy(LessonList(id="lesson-list"))
             with Container(id="lesson-area"):
                 yield ExplanationPane(id="explanation")
-        yield Static(id="problem-bar")
+        yield Static(id="problem-bar", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -62,8 +62,11 @@ class LessonScreen(Screen[None]):
         # Imported and mounted after the first frame: the tables, tabs and highlighter are not needed for it.
         from tutor.widgets.panes import PaneArea
 
-        await self.query_one("#lesson-area").mount(PaneArea(id="pane-area"))
-        self.show_lesson(save=False)
+        pane_area = PaneArea(id="pane-area")
+        await self.query_one("#lesson-area").mount(pane_area)
+        if self.lesson is not None:
+            pane_area.configure(self.lesson)
+            self.show_active_pane()
 
     # ----- what is shown --------------------------------------------------------------------------
 
@@ -80,7 +83,7 @@ class LessonScreen(Screen[None]):
         found = self.query("#pane-area")
         return found.first() if found else None
 
-    def show_lesson(self, save: bool = True) -> None:
+    def show_lesson(self) -> None:
         lesson = self.lesson
         session = self.app.session
         if lesson is None:
@@ -96,8 +99,7 @@ class LessonScreen(Screen[None]):
         if pane_area is not None:
             pane_area.configure(lesson)
         self.show_report()
-        if save:
-            self.app.save_progress()
+        self.app.save_progress()
 
     def show_report(self) -> None:
         """Fill the explanation and the pane in view from the session's report (or say it is coming)."""
@@ -149,7 +151,7 @@ class LessonScreen(Screen[None]):
             self.index = index
             self.show_lesson()
         else:
-            self.notify(f"there is no lesson {index}", severity="warning", timeout=3)
+            self.app.notify(f"there is no lesson {index}", severity="warning", timeout=3)
 
     def action_go_to(self, index: int) -> None:
         self.go_to(index)
@@ -223,7 +225,7 @@ class LessonScreen(Screen[None]):
             session.checks[key] = True
             self.app.save_progress()
             if message.last and self.index + 1 < len(self.app.lessons.lessons):
-                self.notify(message.message, title="✓ right — on to the next lesson", timeout=6)
+                self.app.notify(message.message, title="✓ right — on to the next lesson", timeout=6)
                 self.go_to(self.index + 1)
                 return
             self.show_report()

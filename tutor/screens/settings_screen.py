@@ -81,11 +81,11 @@ class SettingsScreen(ComputingForm):
                 with Horizontal(classes="field"):
                     yield Label(label, classes="field-label")
                     yield Input(str(getattr(settings, name)), id=f"field-{name}", placeholder=hint, classes="field-input")
-                yield Static(id=f"error-{name}", classes="field-error")
+                yield Static(id=f"error-{name}", classes="field-error", markup=False)
             with Horizontal(classes="field"):
                 yield Label("Shuffle", classes="field-label")
                 yield Switch(settings.shuffle, id="field-shuffle")
-            yield Static(id="form-status", classes="form-status")
+            yield Static(id="form-status", classes="form-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -23,16 +23,16 @@ class TextScreen(ComputingForm):
     def compose(self) -> ComposeResult:
         session = self.app.session
         with Vertical(id="text-form", classes="form"):
-            yield Static(f"Your text — now: {session.source}", classes="form-title")
+            yield Static(f"Your text — now: {session.source}", classes="form-title", markup=False)
             yield Static("Edit below, then ctrl+s to use it:", classes="form-hint")
             editable = session.text.text[:EDITABLE_CHARS]
             yield TextArea(editable, id="text-editor", soft_wrap=True, show_line_numbers=False)
-            yield Static(id="error-text", classes="field-error")
+            yield Static(id="error-text", classes="field-error", markup=False)
             with Horizontal(classes="field"):
                 yield Label("Or open a file", classes="field-label")
                 yield Input(session.text_path or "", placeholder="path to a UTF-8 text file, then enter", id="field-path")
-            yield Static(id="error-path", classes="field-error")
-            yield Static(id="form-status", classes="form-status")
+            yield Static(id="error-path", classes="field-error", markup=False)
+            yield Static(id="form-status", classes="form-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

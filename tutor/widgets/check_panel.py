@@ -62,9 +62,9 @@ class CheckPanel(Vertical):
                 self.feedback = ""
             self.query_one("#check-answer", Input).value = ""
         self.display = bool(lesson.checks)
-        self._show_state(len(lesson.checks) - len(pending))
+        self._show_state()
 
-    def _show_state(self, done: int) -> None:
+    def _show_state(self) -> None:
         question = self.query_one("#check-question", Static)
         answer = self.query_one("#check-answer", Input)
         lesson = self.lesson
@@ -95,7 +95,7 @@ class CheckPanel(Vertical):
     def next_hint(self) -> None:
         if self.check and self.hints_shown < len(self.check.hints):
             self.hints_shown += 1
-            self._show_state(0)
+            self._show_state()
 
     def focus_answer(self) -> None:
         if self.check is not None:
@@ -122,4 +122,4 @@ class CheckPanel(Vertical):
             self.post_message(
                 CheckAnswered(self.lesson.id, self.check.id, result.correct, self.feedback, last=not others_pending)
             )
-        self._show_state(0)
+        self._show_state()

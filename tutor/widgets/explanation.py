@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown
@@ -18,6 +19,6 @@ class ExplanationPane(VerticalScroll):
         yield CheckPanel(id="check-panel")
 
     def show(self, lesson: Lesson, values: dict | None, answered: dict[str, bool]) -> None:
-        self.border_title = f"{lesson.number} · {lesson.title}"
+        self.border_title = Text(f"{lesson.number} · {lesson.title}")  # a title is text, not markup
         self.query_one("#lesson-text", Markdown).update(fill_placeholders(lesson.body, values))
         self.query_one(CheckPanel).show(lesson, values, answered)

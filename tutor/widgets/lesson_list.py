@@ -17,6 +17,9 @@ class LessonPicked(Message):
 
 
 class LessonList(OptionList):
+    def __init__(self, **kwargs):
+        super().__init__(markup=False, **kwargs)  # lesson titles are instructors' text, not markup
+
     def show(self, lessons: tuple[Lesson, ...], current: int, seen: list[str]) -> None:
         self.clear_options()
         for index, lesson in enumerate(lessons):
