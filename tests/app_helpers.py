@@ -6,11 +6,12 @@ import threading
 from functools import lru_cache
 
 from rich.text import Text
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from tutor.engine import InProcessEngine, Request, compute_report
 from tutor.settings import Settings
 from tutor.texts import SAMPLE_TEXT_PATH, read_text_file
+from tutor.widgets.token_table import TokenTable
 
 
 def shown(widget: Static) -> str:
@@ -19,13 +20,12 @@ def shown(widget: Static) -> str:
     return content.plain if isinstance(content, Text) else str(content)
 
 
-def table_rows(table: DataTable) -> list[list[str]]:
-    return [[cell.plain if isinstance(cell, Text) else str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+def table_rows(table: TokenTable) -> list[list[str]]:
+    return table.rows_text()
 
 
-def table_column(table: DataTable, key: str) -> list[str]:
-    keys = [str(column.key.value) for column in table.ordered_columns]
-    index = keys.index(key)
+def table_column(table: TokenTable, key: str) -> list[str]:
+    index = table.columns.index(key)
     return [row[index] for row in table_rows(table)]
 
 

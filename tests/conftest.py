@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -16,6 +17,15 @@ def fixed_environment(monkeypatch, tmp_path):
             monkeypatch.delenv(name)
     monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
     monkeypatch.setenv("LOSS_TUTOR_STATE_DIR", str(tmp_path / "state"))
+
+
+@pytest.fixture(autouse=True)
+def collectable_heap():
+    """Every app freezes the heap it has drawn (see TutorApp._freeze_heap); between tests that would keep
+    each finished app, and its reference cycles, alive for the rest of the run."""
+    yield
+    gc.unfreeze()
+    gc.enable()
 
 
 @pytest.fixture(scope="session")

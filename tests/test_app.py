@@ -3,6 +3,7 @@ and staying responsive while the model loads."""
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import threading
@@ -22,12 +23,13 @@ from app_helpers import (
 from pilot_helpers import press_and_settle, settle
 from textual.command import CommandPalette
 from textual.content import Content
-from textual.widgets import Markdown
 
+from tutor.cli import build_app, build_parser
 from tutor.lessons import builtin_lessons_dir
 from tutor.screens.help import HelpScreen
 from tutor.screens.lesson import LessonScreen
 from tutor.screens.too_small import TooSmallScreen
+from tutor.widgets.lesson_text import LessonText
 from tutor.widgets.token_table import TokenTable
 
 SIZE = (120, 40)
@@ -61,6 +63,40 @@ async def test_q_quits_cleanly(make_app):
         assert not app.is_running
     assert app.return_code == 0
     assert app._exception is None
+
+
+async def test_quitting_at_the_first_frame_is_clean(make_app):
+    """A learner who quits at once: the list, check and panes that follow the first frame never mount."""
+    app = make_app()
+    draw = app._display
+
+    def draw_then_quit(screen, renderable):
+        draw(screen, renderable)
+        app.exit()
+
+    app._display = draw_then_quit
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+    assert app.return_code == 0
+    assert app._exception is None
+
+
+async def test_the_command_starts_the_engine_first_and_collects_garbage_after_the_first_frame(monkeypatch):
+    started = []
+
+    def start_engine():
+        started.append(CachedEngine())
+        return started[-1]
+
+    monkeypatch.setattr("tutor.engine.start_process_engine", start_engine)
+    app = build_app(build_parser().parse_args(["--batch-size", "2"]))
+    assert app.engine is started[0]  # started before the app, which only takes it over
+    assert not gc.isenabled()  # off while Textual loads and the first frame is drawn
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0  # what the first frame needed is out of the collector's way
+        assert app.session.settings.batch_size == 2
 
 
 async def test_palette_goes_to_a_lesson(make_app):
@@ -110,7 +146,7 @@ async def test_too_small_terminal_shows_a_message_until_resized(make_app):
         await pilot.resize_terminal(80, 24)
         await settle(pilot)
         assert app.screen is lesson_screen
-        assert len(app.screen_stack) == 2  # the default screen and the lesson screen: nothing left over
+        assert app.screen_stack == [lesson_screen]  # the lesson screen is the app's first screen; nothing left over
         await press_and_settle(pilot, "right")
         assert lesson_screen.index == 1
 
@@ -148,7 +184,7 @@ async def test_a_malformed_lesson_file_is_reported_and_the_others_load(make_app,
         assert shown(bar).startswith("lesson file problem — 02-broken.md, line 4: unknown stage 'softmaxx'")
 
         # the good lessons work as usual
-        assert screen.query_one("#lesson-text", Markdown).source.startswith("# From text to loss")
+        assert screen.query_one("#lesson-text", LessonText).source.startswith("# From text to loss")
         await press_and_settle(pilot, "right")
         assert screen.lesson_id == "tokenize"
         await press_and_settle(pilot, "right")  # the last lesson: stays
@@ -210,10 +246,10 @@ async def test_keys_work_while_the_model_is_still_loading(make_app):
             tabs.active = "tab-tokens"
             await pilot.pause()
             table = screen.query_one(TokenTable)
-            assert [str(column.label) for column in table.ordered_columns] == [LOADING]
-            assert table.row_count == 0
+            assert table.columns == () and table.waiting == LOADING
+            assert table.rows_text() == []
             assert "… tokens. This text becomes … ids." in " ".join(
-                screen.query_one("#lesson-text", Markdown).source.split()
+                screen.query_one("#lesson-text", LessonText).source.split()
             )
 
             await pilot.press("right_square_bracket")  # no rows yet: nothing to move to

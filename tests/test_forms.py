@@ -239,6 +239,8 @@ async def test_a_huge_file_opens_from_its_start_without_blocking(make_app, tmp_p
                 await reader.wait()  # the file is read in a worker thread; the computation stays held
             await pilot.pause()
             assert app.screen is form and app.session.busy
+            lesson_screen = app.screen_stack[0]
+            assert lesson_screen.query_one("#explanation").border_subtitle.startswith("computing new numbers")
             status = shown(form.query_one("#form-status"))
             assert status.startswith("Computing with huge.txt · first 200,000 characters of 50.0 MB")
             assert "only the start is read" in status
@@ -248,6 +250,7 @@ async def test_a_huge_file_opens_from_its_start_without_blocking(make_app, tmp_p
             gate.set()
             await settle(pilot)
             assert isinstance(app.screen, LessonScreen)  # the form closed once the numbers were ready
+            assert app.screen.query_one("#explanation").border_subtitle is None
             session = app.session
             assert session.problem is None
             assert session.text_path == str(huge)

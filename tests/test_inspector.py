@@ -72,13 +72,13 @@ async def test_enter_on_a_token_row_opens_the_inspector(make_app):
         assert isinstance(app.screen, LessonScreen)
         assert app.screen.focused is table
 
-        # on the next batch row (the cursor starts again at its first position), enter inspects that row
+        # on the next batch row (the cursor stays at its position), enter inspects that row
         await press_and_settle(pilot, "right_square_bracket", "enter")
         inspector = app.screen
         assert isinstance(inspector, InspectorScreen)
-        assert (inspector.token.row, inspector.token.position) == (1, 0)
+        assert (inspector.token.row, inspector.token.position) == (1, 2)
         text = shown(inspector.query_one("#inspector-text"))
-        assert text.startswith("row 1, position 0\n")
-        assert text.splitlines()[2].endswith(f"[{data['targets'][1][0]}]")
+        assert text.startswith("row 1, position 2\n")
+        assert text.splitlines()[2].endswith(f"[{data['targets'][1][2]}]")
         await press_and_settle(pilot, "escape")
         assert isinstance(app.screen, LessonScreen)

@@ -15,6 +15,7 @@ from tutor.lessons import format_value
 from tutor.screens.help import HelpScreen
 from tutor.screens.lesson import LessonScreen
 from tutor.widgets.lesson_list import LessonList
+from tutor.widgets.lesson_text import LessonText
 
 SIZE = (120, 40)
 
@@ -26,7 +27,7 @@ def make_app(make_app):
 
 
 def lesson_text(screen) -> str:
-    return screen.query_one("#lesson-text", Markdown).source
+    return screen.query_one("#lesson-text", LessonText).source
 
 
 def ids_in(column: list[str]) -> list[int]:

@@ -88,7 +88,7 @@ def test_inspector(snap_compare, make_app, size):
         screen = pilot.app.screen
         table = screen.query_one("#token-table")
         table.focus()
-        table.move_cursor(row=2)
+        table.cursor_row = 2
         await press_and_settle(pilot, "enter")
 
     assert snap_compare(make_app(), terminal_size=SIZES[size], run_before=inspect)

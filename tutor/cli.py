@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -132,19 +133,34 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_app(args: argparse.Namespace) -> int:
-    from tutor.app import TutorApp
+def build_app(args: argparse.Namespace):
+    """The tutor for these options. The computing process is started before Textual is even imported,
+    so the model loads while the interface starts."""
+    # Importing Textual makes tens of thousands of objects, and the garbage collector would walk them all
+    # several times over before the first frame (about 40 ms here). The app turns it back on once that
+    # frame is drawn, after moving everything made so far out of its way (TutorApp._freeze_heap).
+    gc.disable()
+    from tutor.engine import start_process_engine
 
     loaded = text_from(args) if args.text else None
-    settings_from(args)  # refuse bad options before the app starts
-    app = TutorApp(
+    settings_from(args)  # refuse bad options before anything starts
+    lessons_dir = _lessons_dir(args)
+    engine = start_process_engine()
+    from tutor.app import TutorApp
+
+    return TutorApp(
         settings_overrides=settings_given(args),
         text_path=args.text,
         loaded_text=loaded,
-        lessons_dir=_lessons_dir(args),
+        lessons_dir=lessons_dir,
         watch=args.watch,
         reset=args.reset,
+        engine=engine,
     )
+
+
+def run_app(args: argparse.Namespace) -> int:
+    app = build_app(args)
     app.run()
     return app.return_code or 0
 

@@ -147,5 +147,13 @@ class ProcessEngine:
         self._process.stdout.close()
 
 
+def start_process_engine() -> ProcessEngine | None:
+    """A started `ProcessEngine`, or None if the child could not start (the app tries again, and says why)."""
+    try:
+        return ProcessEngine()
+    except OSError:
+        return None
+
+
 if __name__ == "__main__":
     serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -10,11 +10,10 @@ import codecs
 import os
 import stat
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import BinaryIO
 
-SAMPLE_TEXT_PATH = Path(str(files("tutor.assets") / "story.txt"))
+SAMPLE_TEXT_PATH = Path(__file__).parent / "assets" / "story.txt"
 DEFAULT_MAX_CHARS = 200_000
 CHUNK_BYTES = 64 * 1024
 BOM = "\ufeff"

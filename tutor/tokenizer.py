@@ -10,12 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from importlib.resources import files
 from pathlib import Path
 
 import tiktoken
 
-RANK_FILE = Path(str(files("tutor.assets") / "gpt2.tiktoken"))
+RANK_FILE = Path(__file__).parent / "assets" / "gpt2.tiktoken"
 RANK_FILE_SHA256 = "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"
 END_OF_TEXT = "<|endoftext|>"
 END_OF_TEXT_ID = 50256

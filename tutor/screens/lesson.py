@@ -2,29 +2,44 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
-from textual.lazy import Lazy
+from textual.message import Message
 from textual.screen import Screen
+from textual.widget import MountError
 from textual.widgets import Footer, Header, Static
 
 from tutor.lessons import Lesson
-from tutor.widgets.check_panel import CheckAnswered, CheckPanel
 from tutor.widgets.explanation import ExplanationPane
-from tutor.widgets.lesson_list import LessonList, LessonPicked
-from tutor.widgets.token_table import TokenChosen
+from tutor.widgets.lesson_text import LessonText
+
+if TYPE_CHECKING:
+    from tutor.widgets.check_panel import CheckAnswered
+    from tutor.widgets.lesson_list import LessonPicked
+    from tutor.widgets.token_table import TokenChosen
+
+WIDE_FROM = 110  # columns; below it the panes stack
+LESSON_KEYS = Binding.Group("lesson")
+ROW_KEYS = Binding.Group("row")
+REST_OF_THE_SCREEN = ("tutor.widgets.lesson_list", "tutor.widgets.check_panel", "tutor.widgets.panes")
+SCREENS_OPENED_BY_KEYS = ("tutor.screens.help", "tutor.screens.inspector", "tutor.screens.settings_screen",
+                          "tutor.screens.text_screen")
 
 
 class LessonScreen(Screen[None]):
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
     BINDINGS = [
-        Binding("right,n,space", "step(1)", "Next", key_display="→", id="next-lesson"),
-        Binding("left,p", "step(-1)", "Back", key_display="←", id="previous-lesson"),
-        Binding("right_square_bracket", "row(1)", "Next row", key_display="]", id="next-row"),
-        Binding("left_square_bracket", "row(-1)", "Prev row", key_display="[", id="previous-row"),
+        # Paired keys share one label in the footer ("← → lesson"), so all of it fits 80 columns.
+        Binding("left,p", "step(-1)", "Previous lesson", key_display="←", id="previous-lesson", group=LESSON_KEYS),
+        Binding("right,n,space", "step(1)", "Next lesson", key_display="→", id="next-lesson", group=LESSON_KEYS),
+        Binding("left_square_bracket", "row(-1)", "Previous batch row", key_display="[", id="previous-row", group=ROW_KEYS),
+        Binding("right_square_bracket", "row(1)", "Next batch row", key_display="]", id="next-row", group=ROW_KEYS),
         Binding("e", "edit_text", "Text", id="edit-text"),
         Binding("s", "settings", "Settings", id="settings"),
         Binding("a", "answer", "Answer", id="answer-check"),
@@ -35,7 +50,8 @@ class LessonScreen(Screen[None]):
     ]
 
     def __init__(self, start_lesson: str | None = None):
-        super().__init__()
+        # The breakpoint class is set from the start: set on the first resize instead, it restyled every widget.
+        super().__init__(classes="-wide" if self.app.size.width >= WIDE_FROM else "-narrow")
         self.index = 0
         self.start_lesson = start_lesson
 
@@ -43,12 +59,10 @@ class LessonScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="body"):
-            yield Lazy(LessonList(id="lesson-list"))
-            with Container(id="lesson-area"):
-                yield ExplanationPane(id="explanation")
+        with Horizontal(id="body"), Container(id="lesson-area"):
+            yield ExplanationPane(id="explanation")
         yield Static(id="problem-bar", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         if self.start_lesson is not None:
@@ -56,17 +70,55 @@ class LessonScreen(Screen[None]):
             self.index = found if found is not None else 0
         self.show_lesson()
         self.query_one(ExplanationPane).focus()
+        self.call_after_refresh(self._import_the_rest)
+
+    class RestImported(Message):
+        """The modules of the widgets that follow the first frame are imported."""
+
+    @work(thread=True, group="imports")
+    def _import_the_rest(self) -> None:
+        """Import the rest of the screen in a thread: the interpreter switches between threads every few
+        milliseconds, so the event loop keeps drawing and answering keys while the modules load."""
+        for module in REST_OF_THE_SCREEN:
+            importlib.import_module(module)
+        self.post_message(self.RestImported())
+
+    @work(thread=True, group="imports")
+    def _import_the_screens_keys_open(self) -> None:
+        """So that the first press of `?`, `s`, `e` or enter on a token opens its screen at once."""
+        for module in SCREENS_OPENED_BY_KEYS:
+            importlib.import_module(module)
+
+    async def on_lesson_screen_rest_imported(self) -> None:
+        await self._mount_the_rest()
+
+    async def _mount_the_rest(self) -> None:
+        """The first frame has the lesson's text; the lesson list, the check and then, a frame later, the
+        tabbed panes (tables, highlighter, inputs) are imported and mounted just after it, a piece at a
+        time so that keys are answered in between."""
+        from tutor.widgets.check_panel import CheckPanel
+        from tutor.widgets.lesson_list import LessonList
+
+        try:
+            await self.query_one("#body").mount(LessonList(id="lesson-list"), before=0)
+            await self.query_one(ExplanationPane).mount(CheckPanel(id="check-panel"))
+        except MountError:  # the app quit before this ran
+            return
+        self.show_report()
         self.call_after_refresh(self._mount_panes)
 
     async def _mount_panes(self) -> None:
-        # Imported and mounted after the first frame: the tables, tabs and highlighter are not needed for it.
         from tutor.widgets.panes import PaneArea
 
         pane_area = PaneArea(id="pane-area")
-        await self.query_one("#lesson-area").mount(pane_area)
-        if self.lesson is not None:
+        try:
+            await self.query_one("#lesson-area").mount(pane_area)
+        except MountError:
+            return
+        if self.lesson is not None and pane_area.is_mounted:
             pane_area.configure(self.lesson)
             self.show_active_pane()
+        self.call_after_refresh(self._import_the_screens_keys_open)
 
     # ----- what is shown --------------------------------------------------------------------------
 
@@ -87,7 +139,7 @@ class LessonScreen(Screen[None]):
         lesson = self.lesson
         session = self.app.session
         if lesson is None:
-            self.query_one("#explanation", ExplanationPane).query_one("#lesson-text").update(
+            self.query_one("#explanation", ExplanationPane).query_one(LessonText).update(
                 "## No lessons\n\nNo lesson could be loaded; the problems are listed below."
             )
             self._show_problems()
@@ -108,9 +160,12 @@ class LessonScreen(Screen[None]):
             return
         session = self.app.session
         values = session.report.values() if session.report else None
-        self.query_one(ExplanationPane).show(lesson, values, session.checks)
+        explanation = self.query_one(ExplanationPane)
+        explanation.show(lesson, values, session.checks)
+        # Said on the border, not in a bar of its own: a bar would resize every pane, twice per recompute.
+        explanation.border_subtitle = "computing new numbers… these are the last good ones" if session.busy and session.report else None
         self.show_active_pane()
-        for lesson_list in self.query(LessonList):
+        for lesson_list in self.query("#lesson-list"):
             lesson_list.show(self.app.lessons.lessons, self.index, session.seen)
         self._show_problems()
 
@@ -133,10 +188,10 @@ class LessonScreen(Screen[None]):
         lines = [f"lesson file problem — {problem}" for problem in self.app.lessons.problems]
         if session.problem:
             lines.append(f"cannot compute: {session.problem}")
-        if session.busy and session.report is not None:
-            lines.append("computing the new numbers… the ones shown are the last good ones")
         bar = self.query_one("#problem-bar", Static)
-        bar.update("\n".join(lines))
+        text = "\n".join(lines)
+        if bar.content != text:
+            bar.update(text)
         bar.display = bool(lines)
 
     def lessons_changed(self) -> None:
@@ -174,7 +229,7 @@ class LessonScreen(Screen[None]):
         if self.maximized is not None:
             self.minimize()
             return
-        for pane in (self.query_one(ExplanationPane), *self.query("#panes"), *self.query(LessonList)):
+        for pane in (self.query_one(ExplanationPane), *self.query("#panes"), *self.query("#lesson-list")):
             if pane.has_focus_within or pane.has_focus:
                 self.maximize(pane, container=False)
                 return
@@ -184,10 +239,12 @@ class LessonScreen(Screen[None]):
         self.toggle_class("-list-toggled")
 
     def action_answer(self) -> None:
-        self.query_one(CheckPanel).focus_answer()
+        for check_panel in self.query("#check-panel"):
+            check_panel.focus_answer()
 
     def action_hint(self) -> None:
-        self.query_one(CheckPanel).next_hint()
+        for check_panel in self.query("#check-panel"):
+            check_panel.next_hint()
 
     def action_edit_text(self) -> None:
         from tutor.screens.text_screen import TextScreen

@@ -33,6 +33,10 @@ class LessonPanes(TabbedContent):
 class PaneArea(Container):
     """Holds the tabs. It is mounted just after the first frame (see `Lazy`), so that frame is quick."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._drawn: dict[str, tuple] = {}  # tab id → (report, theme, inputs) it was last drawn with
+
     def compose(self) -> ComposeResult:
         with LessonPanes(id="panes"):
             for pane_id, title in TABS.items():
@@ -53,10 +57,23 @@ class PaneArea(Container):
             tabs.active = f"tab-{wanted[0]}"
 
     def show(self, lesson: Lesson, session: Session, waiting: str) -> None:
-        """Draw the pane in view; the others are drawn when their tab is chosen."""
+        """Draw the pane in view; the others are drawn when their tab is chosen. A pane whose inputs have
+        not changed since it was last drawn is left alone: redrawing a 256-row table is not free."""
         tabs = self.query_one(LessonPanes)
         active, report = tabs.active, session.report
         tabs.border_title = f"batch row {session.row} of {report.batch_size - 1}" if report else None
+        inputs = {
+            "tab-code": (lesson.code,),
+            "tab-tensors": (lesson.tensors, waiting),
+            "tab-tokens": (session.row, lesson.stage, waiting),
+            "tab-heatmap": (waiting,),
+            "tab-bug_lab": (waiting,),
+        }.get(active, ())
+        drawn = (report, self.app.theme, *inputs)
+        last = self._drawn.get(active)
+        if last is not None and last[0] is report and last[1:] == drawn[1:]:
+            return
+        self._drawn[active] = drawn
         if active == "tab-code":
             self.query_one(CodePane).show(lesson.code, self.app.current_theme.dark)
         elif active == "tab-tensors":
