@@ -26,7 +26,8 @@ computed live by a real (untrained) GPT-2-sized model on your text.
 | `l` | show or hide the lesson list |
 | `e` | edit the text, or open a file |
 | `s` | change batch size, context length, stride, seed, shuffle, batch |
-| `enter` on a token | inspect that position: top-10 predictions |
+| `↑` `↓` `pgup` `pgdn` `home` `end` | move along the token table (`▶` marks the row) |
+| `enter` on a token | inspect that position: top-10 predictions (or click it twice) |
 | `a` | answer this lesson's check; `h` shows the next hint |
 | `ctrl+p` | command palette: go to lesson …, start over, theme … |
 | `?` | this help; `escape` closes it |
