@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
-from textual.message import Message
 from textual.screen import Screen
 from textual.widget import MountError
 from textual.widgets import Footer, Header, Static
@@ -70,27 +68,17 @@ class LessonScreen(Screen[None]):
             self.index = found if found is not None else 0
         self.show_lesson()
         self.query_one(ExplanationPane).focus()
-        self.call_after_refresh(self._import_the_rest)
+        self.call_after_refresh(self._import_then, REST_OF_THE_SCREEN, self._mount_the_rest)
 
-    class RestImported(Message):
-        """The modules of the widgets that follow the first frame are imported."""
-
-    @work(thread=True, group="imports")
-    def _import_the_rest(self) -> None:
-        """Import the rest of the screen in a thread: the interpreter switches between threads every few
-        milliseconds, so the event loop keeps drawing and answering keys while the modules load."""
-        for module in REST_OF_THE_SCREEN:
-            importlib.import_module(module)
-        self.post_message(self.RestImported())
-
-    @work(thread=True, group="imports")
-    def _import_the_screens_keys_open(self) -> None:
-        """So that the first press of `?`, `s`, `e` or enter on a token opens its screen at once."""
-        for module in SCREENS_OPENED_BY_KEYS:
-            importlib.import_module(module)
-
-    async def on_lesson_screen_rest_imported(self) -> None:
-        await self._mount_the_rest()
+    def _import_then(self, modules: tuple[str, ...], then: Callable[[], object] | None = None) -> None:
+        """Import these modules one per frame, so each is a short step between frames and keys are answered
+        in between; then call `then`. (A thread would not help: it shares the interpreter lock and slows
+        every step it overlaps.)"""
+        if modules:
+            importlib.import_module(modules[0])
+            self.call_after_refresh(self._import_then, modules[1:], then)
+        elif then is not None:
+            self.call_after_refresh(then)
 
     async def _mount_the_rest(self) -> None:
         """The first frame has the lesson's text; the lesson list, the check and then, a frame later, the
@@ -118,7 +106,8 @@ class LessonScreen(Screen[None]):
         if self.lesson is not None and pane_area.is_mounted:
             pane_area.configure(self.lesson)
             self.show_active_pane()
-        self.call_after_refresh(self._import_the_screens_keys_open)
+        # so that the first press of `?`, `s`, `e` or enter on a token opens its screen at once
+        self.call_after_refresh(self._import_then, SCREENS_OPENED_BY_KEYS)
 
     # ----- what is shown --------------------------------------------------------------------------
 
@@ -175,6 +164,9 @@ class LessonScreen(Screen[None]):
             pane_area.show(lesson, self.app.session, self._waiting_text())
 
     def on_tabbed_content_tab_activated(self, event) -> None:
+        self.show_active_pane()
+
+    def on_pane_area_pane_mounted(self, event) -> None:
         self.show_active_pane()
 
     def _waiting_text(self) -> str:

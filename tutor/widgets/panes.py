@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.message import Message
 from textual.widgets import TabbedContent, TabPane
 
 from tutor.lessons import Lesson
@@ -31,7 +32,12 @@ class LessonPanes(TabbedContent):
 
 
 class PaneArea(Container):
-    """Holds the tabs. It is mounted just after the first frame (see `Lazy`), so that frame is quick."""
+    """Holds the tabs. The lesson screen mounts it just after the first frame; the tabs start empty and
+    their panes are mounted one per frame after that, the one in view first, so that no single step
+    keeps the interface from answering keys for long."""
+
+    class PaneMounted(Message):
+        """A pane has just been mounted into its tab: if it is the one in view, draw it."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -40,8 +46,25 @@ class PaneArea(Container):
     def compose(self) -> ComposeResult:
         with LessonPanes(id="panes"):
             for pane_id, title in TABS.items():
-                with TabPane(title, id=f"tab-{pane_id}"):
-                    yield PANE_WIDGETS[pane_id]()
+                yield TabPane(title, id=f"tab-{pane_id}")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_next_pane)
+
+    async def _mount_next_pane(self) -> None:
+        active = self.query_one(LessonPanes).active
+        empty = [pane_id for pane_id in TABS if not self.query_one(f"#tab-{pane_id}", TabPane).children]
+        if not empty:
+            return
+        pane_id = next((pane_id for pane_id in empty if f"tab-{pane_id}" == active), empty[0])
+        await self.query_one(f"#tab-{pane_id}", TabPane).mount(PANE_WIDGETS[pane_id]())
+        self.post_message(self.PaneMounted())
+        self.call_after_refresh(self._mount_next_pane)
+
+    def _pane_in(self, tab_id: str):
+        """The pane widget of a tab, or None while it is not mounted yet."""
+        children = self.query_one(f"#{tab_id}", TabPane).children
+        return children[0] if children and children[0].is_mounted else None
 
     def configure(self, lesson: Lesson) -> None:
         """Show only the tabs this lesson names; hide the whole area if it names none."""
@@ -71,16 +94,17 @@ class PaneArea(Container):
         }.get(active, ())
         drawn = (report, self.app.theme, *inputs)
         last = self._drawn.get(active)
-        if last is not None and last[0] is report and last[1:] == drawn[1:]:
+        pane = self._pane_in(active) if active else None
+        if pane is None or (last is not None and last[0] is report and last[1:] == drawn[1:]):
             return
         self._drawn[active] = drawn
-        if active == "tab-code":
-            self.query_one(CodePane).show(lesson.code, self.app.current_theme.dark)
-        elif active == "tab-tensors":
-            self.query_one(TensorPane).show(lesson.tensors, report, waiting)
-        elif active == "tab-tokens":
-            self.query_one(TokenTable).show(report, session.row, lesson.stage, waiting)
-        elif active == "tab-heatmap":
-            self.query_one(HeatmapPane).show(report, waiting)
-        elif active == "tab-bug_lab":
-            self.query_one(BugLabPane).show(report, waiting)
+        if isinstance(pane, CodePane):
+            pane.show(lesson.code, self.app.current_theme.dark)
+        elif isinstance(pane, TensorPane):
+            pane.show(lesson.tensors, report, waiting)
+        elif isinstance(pane, TokenTable):
+            pane.show(report, session.row, lesson.stage, waiting)
+        elif isinstance(pane, HeatmapPane):
+            pane.show(report, waiting)
+        elif isinstance(pane, BugLabPane):
+            pane.show(report, waiting)
