@@ -174,3 +174,27 @@ def test_session_failure_keeps_the_last_good_report():
     assert session.succeed(3, fake_report(2)) is True
     assert session.problem is None
     assert session.row == 1  # the row shown is kept within the new batch
+
+
+def test_an_answer_is_unpickled_with_the_collector_paused_and_then_restored(monkeypatch):
+    import gc
+    import os
+    import pickle
+
+    from tutor import engine
+
+    seen = []
+    real_load = pickle.load
+    monkeypatch.setattr(engine.pickle, "load", lambda stream: seen.append(gc.isenabled()) or real_load(stream))
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as reader, os.fdopen(write_end, "wb") as writer:
+        for collecting in (True, False):
+            (gc.enable if collecting else gc.disable)()
+            try:
+                writer.write(pickle.dumps(("ok", [1, 2, 3])))
+                writer.flush()
+                assert engine._load_without_collecting(reader) == ("ok", [1, 2, 3])
+                assert gc.isenabled() == collecting  # as it was before
+            finally:
+                gc.enable()
+    assert seen == [False, False]

@@ -172,6 +172,7 @@ class TutorApp(App):
 
     def on_report_ready(self, message: ReportReady) -> None:
         if self.session.succeed(message.generation, message.report):
+            gc.freeze()  # the report's objects, before drawing it makes more (see _freeze_heap)
             self._refresh_status()
             self.screen_refresh()
             self.save_progress()

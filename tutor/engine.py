@@ -7,7 +7,9 @@ A thread in the app blocks on the pipe, which costs the event loop nothing.
 
 from __future__ import annotations
 
+import gc
 import pickle
+import select
 import subprocess
 import sys
 import threading
@@ -122,7 +124,7 @@ class ProcessEngine:
             try:
                 pickle.dump(request, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self._process.stdin.flush()
-                status, payload = pickle.load(self._process.stdout)
+                status, payload = _load_without_collecting(self._process.stdout)
             except (EOFError, OSError, pickle.UnpicklingError):
                 code = self._process.poll()
                 raise EngineError(f"the computing process stopped unexpectedly (exit code {code})") from None
@@ -145,6 +147,20 @@ class ProcessEngine:
             self._process.kill()
             self._process.wait()
         self._process.stdout.close()
+
+
+def _load_without_collecting(stream: BinaryIO):
+    """Unpickle with the garbage collector paused: a big report is tens of thousands of new objects, and
+    collections triggered part way would walk them again and again while this thread holds the GIL.
+    It is paused only once the answer starts to arrive, not while the child computes."""
+    select.select([stream], [], [])
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.load(stream)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def start_process_engine() -> ProcessEngine | None:
