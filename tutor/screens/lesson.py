@@ -57,8 +57,11 @@ class LessonScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="body"), Container(id="lesson-area"):
-            yield ExplanationPane(id="explanation")
+        with Horizontal(id="body"):
+            yield Container(id="lesson-list-slot")
+            with Container(id="lesson-area"):
+                yield ExplanationPane(id="explanation")
+                yield Container(id="pane-slot")
         yield Static(id="problem-bar", markup=False)
         yield Footer(compact=True)
 
@@ -88,7 +91,7 @@ class LessonScreen(Screen[None]):
         from tutor.widgets.lesson_list import LessonList
 
         try:
-            await self.query_one("#body").mount(LessonList(id="lesson-list"), before=0)
+            await self.query_one("#lesson-list-slot").mount(LessonList(id="lesson-list"))
             await self.query_one(ExplanationPane).mount(CheckPanel(id="check-panel"))
         except MountError:  # the app quit before this ran
             return
@@ -100,7 +103,7 @@ class LessonScreen(Screen[None]):
 
         pane_area = PaneArea(id="pane-area")
         try:
-            await self.query_one("#lesson-area").mount(pane_area)
+            await self.query_one("#pane-slot").mount(pane_area)
         except MountError:
             return
         if self.lesson is not None and pane_area.is_mounted:
@@ -134,6 +137,7 @@ class LessonScreen(Screen[None]):
             self._show_problems()
             return
         session.mark_seen(lesson.id)
+        self.query_one("#pane-slot").display = any(pane != "explanation" for pane in lesson.panes)
         total = len(self.app.lessons.lessons)
         self.title = f"loss-tutor · lesson {self.index} of {total - 1}: {lesson.title}"
         pane_area = self._pane_area()

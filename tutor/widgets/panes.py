@@ -67,7 +67,7 @@ class PaneArea(Container):
         return children[0] if children and children[0].is_mounted else None
 
     def configure(self, lesson: Lesson) -> None:
-        """Show only the tabs this lesson names; hide the whole area if it names none."""
+        """Show only the tabs this lesson names (the lesson screen hides the area if it names none)."""
         tabs = self.query_one(LessonPanes)
         wanted = [pane for pane in lesson.panes if pane in TABS]
         for pane_id in TABS:
@@ -75,7 +75,6 @@ class PaneArea(Container):
                 tabs.show_tab(f"tab-{pane_id}")
             else:
                 tabs.hide_tab(f"tab-{pane_id}")
-        self.display = bool(wanted)
         if wanted and tabs.active not in {f"tab-{pane}" for pane in wanted}:
             tabs.active = f"tab-{wanted[0]}"
 
