@@ -64,7 +64,7 @@ class TutorApp(App):
         progress = self._load_progress(reset) if resume else Progress()
         self.session = self._initial_session(progress, settings_overrides or {}, text_path, loaded_text)
         self.start_lesson = progress.current_lesson
-        self._lesson_mtimes = self._lesson_file_times()
+        self._lesson_mtimes = self._lesson_file_times() if watch else {}
 
     def notify(self, message: str, *, markup: bool = False, **options) -> None:
         """Notifications carry file names, typed values and PyTorch errors: plain text unless asked."""
@@ -172,11 +172,10 @@ class TutorApp(App):
 
     def on_report_ready(self, message: ReportReady) -> None:
         if self.session.succeed(message.generation, message.report):
-            gc.freeze()  # the report's objects, before drawing it makes more (see _freeze_heap)
+            self._freeze_heap()  # the report's objects, before drawing it makes more
             self._refresh_status()
             self.screen_refresh()
             self.save_progress()
-            self.call_after_refresh(self._freeze_heap)
 
     def _freeze_heap(self) -> None:
         """Exempt every object alive now (Textual, the widgets, the lessons, this report) from Python's

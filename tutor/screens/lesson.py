@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, Static
 from tutor.lessons import Lesson
 from tutor.widgets.explanation import ExplanationPane
 from tutor.widgets.lesson_text import LessonText
+from tutor.widgets.steady_static import SteadyStatic
 
 if TYPE_CHECKING:
     from tutor.widgets.check_panel import CheckAnswered
@@ -62,7 +63,7 @@ class LessonScreen(Screen[None]):
             with Container(id="lesson-area"):
                 yield ExplanationPane(id="explanation")
                 yield Container(id="pane-slot")
-        yield Static(id="problem-bar", markup=False)
+        yield SteadyStatic(id="problem-bar", markup=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -185,9 +186,7 @@ class LessonScreen(Screen[None]):
         if session.problem:
             lines.append(f"cannot compute: {session.problem}")
         bar = self.query_one("#problem-bar", Static)
-        text = "\n".join(lines)
-        if bar.content != text:
-            bar.update(text)
+        bar.update("\n".join(lines))
         bar.display = bool(lines)
 
     def lessons_changed(self) -> None:

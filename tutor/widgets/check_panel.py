@@ -12,6 +12,7 @@ from textual.widgets import Input, Static
 
 from tutor.checks import grade
 from tutor.lessons import Check, Lesson, fill_placeholders
+from tutor.widgets.steady_static import SteadyStatic
 
 
 @dataclass
@@ -30,12 +31,6 @@ KIND_PROMPTS = {
 }
 
 
-def update_if_changed(static: Static, content: Text) -> None:
-    """Each update costs a layout pass, so an unchanged text is not set again."""
-    if static.content != content:
-        static.update(content)
-
-
 class CheckPanel(Vertical):
     """Shows the first check of the lesson not yet answered right; `h` reveals hints one at a time."""
 
@@ -49,10 +44,10 @@ class CheckPanel(Vertical):
         self.answered: dict[str, bool] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(id="check-question")
+        yield SteadyStatic(id="check-question")
         yield Input(id="check-answer", classes="answer")
-        yield Static(id="check-hints")
-        yield Static(id="check-feedback")
+        yield SteadyStatic(id="check-hints")
+        yield SteadyStatic(id="check-feedback")
 
     def on_mount(self) -> None:
         self.query_one(Input).cursor_blink = self.app.cursor_blink
@@ -77,18 +72,17 @@ class CheckPanel(Vertical):
         if lesson is None or not lesson.checks:
             return
         if self.check is None:
-            update_if_changed(question, Text.assemble(("Check", "bold"), f" — all {len(lesson.checks)} answered ✓"))
+            question.update(Text.assemble(("Check", "bold"), f" — all {len(lesson.checks)} answered ✓"))
             answer.display = False
         else:
             number = lesson.checks.index(self.check) + 1
             choices = f"  ({' / '.join(self.check.choices)})" if self.check.kind == "choice" else ""
-            update_if_changed(
-                question,
+            question.update(
                 Text.assemble(
                     (f"Check {number} of {len(lesson.checks)}", "bold"),
                     " — predict, then press enter (a focuses the answer)\n",
                     fill_placeholders(self.check.question, self.values) + choices,
-                ),
+                )
             )
             answer.display = True
             answer.placeholder = KIND_PROMPTS[self.check.kind]
@@ -96,8 +90,8 @@ class CheckPanel(Vertical):
         hint_lines = [f"hint {i + 1}: {fill_placeholders(hint, self.values)}" for i, hint in enumerate(hints)]
         if self.check and self.hints_shown < len(self.check.hints):
             hint_lines.append(f"(h: hint {self.hints_shown + 1} of {len(self.check.hints)})")
-        update_if_changed(self.query_one("#check-hints", Static), Text("\n".join(hint_lines)))
-        update_if_changed(self.query_one("#check-feedback", Static), Text(self.feedback))
+        self.query_one("#check-hints", Static).update(Text("\n".join(hint_lines)))
+        self.query_one("#check-feedback", Static).update(Text(self.feedback))
 
     def next_hint(self) -> None:
         if self.check and self.hints_shown < len(self.check.hints):

@@ -81,14 +81,11 @@ class LessonText(Widget):
             self.refresh(layout=True)
 
     def on_mount(self) -> None:
+        # Only a new theme changes the colours the Markdown is drawn in. (Restyling on every
+        # notify_style_update redrew it at each focus change nearby.)
         self.watch(self.app, "theme", self._restyle, init=False)
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._restyle()
-
     def _restyle(self) -> None:
-        """A new theme or stylesheet: the component colours may have changed."""
         self._theme = None
         self._renderable = None
         self.refresh(layout=True)

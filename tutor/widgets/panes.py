@@ -5,9 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.message import Message
+from textual.widget import MountError
 from textual.widgets import TabbedContent, TabPane
 
 from tutor.lessons import Lesson
+from tutor.report import Report
 from tutor.session import Session
 from tutor.widgets.bug_lab import BugLabPane
 from tutor.widgets.code_pane import CodePane
@@ -41,7 +43,7 @@ class PaneArea(Container):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._drawn: dict[str, tuple] = {}  # tab id → (report, theme, inputs) it was last drawn with
+        self._drawn: dict[str, tuple] = {}  # tab id → (theme, arguments) it was last drawn with
 
     def compose(self) -> ComposeResult:
         with LessonPanes(id="panes"):
@@ -57,7 +59,10 @@ class PaneArea(Container):
         if not empty:
             return
         pane_id = next((pane_id for pane_id in empty if f"tab-{pane_id}" == active), empty[0])
-        await self.query_one(f"#tab-{pane_id}", TabPane).mount(PANE_WIDGETS[pane_id]())
+        try:
+            await self.query_one(f"#tab-{pane_id}", TabPane).mount(PANE_WIDGETS[pane_id]())
+        except MountError:  # the app quit meanwhile
+            return
         self.post_message(self.PaneMounted())
         self.call_after_refresh(self._mount_next_pane)
 
@@ -82,28 +87,26 @@ class PaneArea(Container):
         """Draw the pane in view; the others are drawn when their tab is chosen. A pane whose inputs have
         not changed since it was last drawn is left alone: redrawing a 256-row table is not free."""
         tabs = self.query_one(LessonPanes)
-        active, report = tabs.active, session.report
+        report = session.report
         tabs.border_title = f"batch row {session.row} of {report.batch_size - 1}" if report else None
-        inputs = {
-            "tab-code": (lesson.code,),
-            "tab-tensors": (lesson.tensors, waiting),
-            "tab-tokens": (session.row, lesson.stage, waiting),
-            "tab-heatmap": (waiting,),
-            "tab-bug_lab": (waiting,),
-        }.get(active, ())
-        drawn = (report, self.app.theme, *inputs)
-        last = self._drawn.get(active)
-        pane = self._pane_in(active) if active else None
-        if pane is None or (last is not None and last[0] is report and last[1:] == drawn[1:]):
+        pane = self._pane_in(tabs.active) if tabs.active else None
+        if pane is None:  # mounted in a frame or two; it asks to be drawn then (PaneMounted)
             return
-        self._drawn[active] = drawn
-        if isinstance(pane, CodePane):
-            pane.show(lesson.code, self.app.current_theme.dark)
-        elif isinstance(pane, TensorPane):
-            pane.show(lesson.tensors, report, waiting)
-        elif isinstance(pane, TokenTable):
-            pane.show(report, session.row, lesson.stage, waiting)
-        elif isinstance(pane, HeatmapPane):
-            pane.show(report, waiting)
-        elif isinstance(pane, BugLabPane):
-            pane.show(report, waiting)
+        arguments = {
+            CodePane: (lesson.code, self.app.current_theme.dark),
+            TensorPane: (lesson.tensors, report, waiting),
+            TokenTable: (report, session.row, lesson.stage, waiting),
+            HeatmapPane: (report, waiting),
+            BugLabPane: (report, waiting),
+        }[type(pane)]
+        drawn = (self.app.theme, *arguments)
+        if not _same(self._drawn.get(tabs.active), drawn):
+            self._drawn[tabs.active] = drawn
+            pane.show(*arguments)
+
+
+def _same(last: tuple | None, now: tuple) -> bool:
+    """Equal inputs; a report is the same only if it is the same object (comparing two is deep and slow)."""
+    return last is not None and len(last) == len(now) and all(
+        a is b or (not isinstance(a, Report) and a == b) for a, b in zip(last, now)
+    )
