@@ -28,7 +28,9 @@ SOURCES := pyproject.toml $(shell find tutor lessons -type f ! -path '*/__pycach
 # that costs every Python start 14 ms, the tutor's first frame and its model process alike.
 # `make test` installs it editable, so the tests run against the source tree. Each removes the
 # other's stamp, as each replaces the other's install.
+# build/ is cleared first: setuptools reuses it, and a module deleted from the source would stay installed.
 $(VENV)/.installed: $(SOURCES) | $(BIN)/python
+	rm -rf build
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet .
 	rm -f $(VENV)/.installed-test
 	touch $@
