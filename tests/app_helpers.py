@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from functools import lru_cache
 
+from report_fixture import assert_reports_close
 from rich.text import Text
 from textual.widgets import Static
 
@@ -81,6 +82,12 @@ def json_numbers(report) -> dict:
     data = report.to_json_dict()
     del data["source"]
     return data
+
+
+def assert_numbers_close(actual, expected) -> None:
+    """Two reports' `json_numbers` are the same, floats within rounding: each report is its own forward pass,
+    and a forward pass done in another place (process, batch shape, thread) may round its last digits apart."""
+    assert_reports_close(json_numbers(actual), json_numbers(expected))
 
 
 def view(screen, pane: str):

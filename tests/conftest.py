@@ -42,16 +42,44 @@ def default_report_computed():
     CachedEngine().compute(Request(text=loaded.text, settings=Settings(), source=describe(loaded)))
 
 
+def _app_maker(engine_factory):
+    from tutor.app import TutorApp
+
+    def make(**options) -> TutorApp:
+        options.setdefault("engine_factory", engine_factory)
+        options.setdefault("cursor_blink", False)
+        return TutorApp(**options)
+
+    return make
+
+
 @pytest.fixture
 def make_app(default_report_computed):
     """A tutor that computes in this process, reusing reports it has computed before, and never blinks."""
     from app_helpers import CachedEngine
 
-    from tutor.app import TutorApp
+    return _app_maker(CachedEngine)
 
-    def make(**options) -> TutorApp:
-        options.setdefault("engine_factory", CachedEngine)
-        options.setdefault("cursor_blink", False)
-        return TutorApp(**options)
 
-    return make
+@pytest.fixture
+def make_fixed_app():
+    """A tutor that draws the committed reports of tests/fixtures/ and never runs the model: its pictures are
+    the same on every CPU. It fails any request it has no fixture for (see `FixedReportEngine`)."""
+    from report_fixture import FixedReportEngine
+
+    FixedReportEngine.unexpected.clear()
+    yield _app_maker(FixedReportEngine)
+    assert not FixedReportEngine.unexpected, f"requests with no committed report: {FixedReportEngine.unexpected}"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-report-fixtures",
+        action="store_true",
+        help="write tests/fixtures/*.json anew from the real model (see tests/test_report_fixture.py)",
+    )
+
+
+@pytest.fixture
+def update_report_fixtures(request) -> bool:
+    return request.config.getoption("--update-report-fixtures")

@@ -13,8 +13,8 @@ import pytest
 from app_helpers import (
     CachedEngine,
     GatedEngine,
+    assert_numbers_close,
     expected_report,
-    json_numbers,
     record_notifications,
     shown,
     table_column,
@@ -268,7 +268,7 @@ async def test_keys_work_while_the_model_is_still_loading(make_app):
             await settle(pilot)
             assert not app.session.busy
             expected = expected_report().to_json_dict()
-            assert json_numbers(app.session.report) == json_numbers(expected_report())
+            assert_numbers_close(app.session.report, expected_report())
             assert app.sub_title.startswith("story.txt · ")
             assert screen.index == 1
             assert shown(view(screen, "tensors")).startswith("inputs  torch.Size([2, 8])")

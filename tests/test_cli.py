@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from report_fixture import assert_reports_close
 
 from tutor.cli import main
 from tutor.data import create_dataloader
@@ -103,13 +104,12 @@ def test_json_in_process_equals_compute_report(capsys):
     data = json.loads(captured.out)
     report = compute_report(Request(text=sample_text(), settings=Settings(), source=data["source"]))
     assert data["source"].startswith("story.txt · ")
-    assert data["loss_manual"] == report.loss_manual
-    assert data["loss_pytorch"] == report.loss_pytorch
-    assert data["perplexity"] == report.perplexity
-    assert data["target_log_probs"] == report.target_log_probs
+    # two forward passes (the CLI's and this one): the same numbers, floats within rounding
+    assert data["loss_manual"] == pytest.approx(report.loss_manual, rel=1e-6)
+    assert data["loss_pytorch"] == pytest.approx(report.loss_pytorch, rel=1e-6)
+    assert data["perplexity"] == pytest.approx(report.perplexity, rel=1e-5)
     assert data["predicted"] == report.predicted
-    assert data["per_sequence_loss"] == report.per_sequence_loss
-    assert data == json.loads(json.dumps(report.to_json_dict()))
+    assert_reports_close(data, json.loads(json.dumps(report.to_json_dict())))
 
 
 def test_bad_option_in_process(capsys):

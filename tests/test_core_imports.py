@@ -10,11 +10,12 @@ PROJECT = Path(__file__).resolve().parents[1]
 CORE = (
     "tutor.tokenizer", "tutor.data", "tutor.model", "tutor.weights", "tutor.walkthrough", "tutor.report",
     "tutor.report_builder", "tutor.engine", "tutor.plain", "tutor.settings", "tutor.texts", "tutor.progress",
-    "tutor.lessons", "tutor.checks", "tutor.bug_lab", "tutor.formatting", "tutor.session",
+    "tutor.lessons", "tutor.checks", "tutor.bug_lab", "tutor.formatting", "tutor.session", "tutor.progress_saver",
+    "tutor.resume",
 )
 LIGHT = (
     "tutor.report", "tutor.settings", "tutor.texts", "tutor.lessons", "tutor.checks", "tutor.session",
-    "tutor.formatting", "tutor.progress", "tutor.engine",
+    "tutor.formatting", "tutor.progress", "tutor.engine", "tutor.progress_saver", "tutor.resume",
 )
 
 

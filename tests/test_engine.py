@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from report_fixture import assert_reports_close
 
 from tutor.engine import InProcessEngine, LearnerError, Request
 from tutor.session import Session
@@ -82,8 +83,9 @@ def process_engine_run(tmp_path_factory):
 def test_process_engine_report_equals_the_in_process_one(process_engine_run):
     facts, report = process_engine_run
     expected = InProcessEngine().compute(Request(text=sample_text(), settings=Settings(), source="story.txt"))
-    assert report == expected
-    assert report.loss_pytorch == expected.loss_pytorch and report.tokens == expected.tokens
+    # a forward pass in another process: the same report, floats within rounding
+    assert_reports_close(report, expected)
+    assert report.loss_pytorch == pytest.approx(expected.loss_pytorch, rel=1e-6)
 
 
 def test_process_engine_computes_in_a_child_and_the_parent_never_imports_torch(process_engine_run):

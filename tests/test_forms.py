@@ -7,7 +7,7 @@ import threading
 from functools import partial
 
 import pytest
-from app_helpers import CachedEngine, GatedEngine, expected_report, json_numbers, shown
+from app_helpers import CachedEngine, GatedEngine, assert_numbers_close, expected_report, shown
 from pilot_helpers import press_and_settle, settle
 from textual.widgets import Input, TextArea
 
@@ -17,7 +17,7 @@ from tutor.screens.lesson import LessonScreen
 from tutor.screens.settings_screen import FIELDS, SettingsScreen
 from tutor.screens.text_screen import TextScreen
 from tutor.settings import Settings
-from tutor.texts import DEFAULT_MAX_CHARS, sample_text, text_from_string
+from tutor.texts import MAX_TEXT_CHARS, sample_text, text_from_string
 
 SIZE = (100, 32)
 
@@ -95,7 +95,7 @@ async def test_settings_form_applies_a_valid_change_and_closes(make_app):
         assert app.session.settings == Settings(batch_size=3, context_length=6)
         report = app.session.report
         assert (report.batch_size, report.context_length) == (3, 6)
-        assert json_numbers(report) == json_numbers(expected_report(batch_size=3, context_length=6))
+        assert_numbers_close(report, expected_report(batch_size=3, context_length=6))
         assert app.session.problem is None
 
 
@@ -144,7 +144,7 @@ async def test_typed_text_replaces_the_text_and_recomputes(make_app):
         assert app.session.text_path is None
         assert app.sub_title == f"typed text · {len(TYPED)} characters"
         expected = compute_report(Request(text=TYPED, settings=Settings(), source="typed text"))
-        assert json_numbers(app.session.report) == json_numbers(expected)
+        assert_numbers_close(app.session.report, expected)
         assert app.session.report.token_count == len(encode(TYPED))
 
 
@@ -194,7 +194,7 @@ async def test_unreadable_files_are_refused_next_to_the_path(make_app, tmp_path)
         (missing, f"no such file: {missing}"),
         (folder, f"{folder} is a directory, not a text file"),
         (latin1, f"{latin1} is not UTF-8 text (invalid byte 0xe9 at byte offset 3); save it as UTF-8 and try again"),
-        (binary, f"{binary} looks like a binary file (it contains NUL bytes), not text"),
+        (binary, f"{binary} contains a NUL character at byte offset 8, so it looks like a binary file, not text"),
     ]
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -242,7 +242,7 @@ async def test_a_huge_file_opens_from_its_start_without_blocking(make_app, tmp_p
             lesson_screen = app.screen_stack[0]
             assert lesson_screen.query_one("#explanation").border_subtitle.startswith("computing new numbers")
             status = shown(form.query_one("#form-status"))
-            assert status.startswith("Computing with huge.txt · first 200,000 characters of 50.0 MB")
+            assert status.startswith(f"Computing with huge.txt · first {MAX_TEXT_CHARS:,} characters of 50.0 MB")
             assert "only the start is read" in status
             await pilot.press("end", "x")  # the app answers keys while it computes
             assert path_field.value == f"{huge}x"
@@ -254,9 +254,9 @@ async def test_a_huge_file_opens_from_its_start_without_blocking(make_app, tmp_p
             session = app.session
             assert session.problem is None
             assert session.text_path == str(huge)
-            assert session.text.truncated and len(session.text.text) == DEFAULT_MAX_CHARS
-            assert session.text.text == (sentence * (DEFAULT_MAX_CHARS // len(sentence) + 1))[:DEFAULT_MAX_CHARS]
-            assert app.sub_title.startswith("huge.txt · first 200,000 characters of 50.0 MB")
+            assert session.text.truncated and len(session.text.text) == MAX_TEXT_CHARS
+            assert session.text.text == (sentence * (MAX_TEXT_CHARS // len(sentence) + 1))[:MAX_TEXT_CHARS]
+            assert app.sub_title.startswith(f"huge.txt · first {MAX_TEXT_CHARS:,} characters of 50.0 MB")
             assert session.report.token_count == len(encode(session.text.text))
             assert session.report.input_texts[0] == sentence[: len(session.report.input_texts[0])]
     finally:
@@ -305,3 +305,21 @@ async def test_brackets_in_a_path_are_shown_as_typed_not_read_as_markup(make_app
         await press_and_settle(pilot, "enter")
         assert shown(form.query_one("#error-path")) == f"no such file: {missing}"
         assert app.session.text.source == "story.txt"
+
+
+async def test_typed_text_over_the_limit_is_refused_naming_the_limit_not_cut(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text, generation = app.session.text, app.session.generation
+        await press_and_settle(pilot, "e")
+        form = app.screen
+        too_long = "word " * (MAX_TEXT_CHARS // 5) + "x"
+        form.query_one(TextArea).load_text(too_long)
+        await press_and_settle(pilot, "ctrl+s")
+        assert app.screen is form
+        assert shown(form.query_one("#error-text")).startswith(
+            f"typed text is {MAX_TEXT_CHARS + 1:,} characters long; the limit is {MAX_TEXT_CHARS:,} characters."
+        )
+        assert app.session.text is text and app.session.generation == generation  # nothing computed, nothing cut
+        assert form.query_one(TextArea).text == too_long  # the learner's text is still all there to shorten

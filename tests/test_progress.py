@@ -1,12 +1,15 @@
 import fcntl
 import json
 import multiprocessing
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from tutor import progress as progress_module
-from tutor.progress import MAX_STORED_TEXT_CHARS, Progress, ProgressError, ProgressStore, state_dir
+from tutor import texts
+from tutor.progress import Progress, ProgressError, ProgressStore, state_dir
 
 
 def sample_progress() -> Progress:
@@ -39,9 +42,15 @@ def test_with_text_replaces_text_and_path():
     assert (from_file.text, from_file.text_path) == (None, "~/story.txt")
 
 
-def test_stored_text_is_capped():
-    stored = Progress().with_text(text="x" * (MAX_STORED_TEXT_CHARS + 10))
-    assert len(stored.text) == MAX_STORED_TEXT_CHARS
+def test_typed_text_is_saved_whole(tmp_path):
+    assert Progress().with_text(text="x" * 100_010).text == "x" * 100_010  # it was cut to 100,000
+    # The text form refuses more than MAX_TEXT_CHARS; what it accepts is saved and read back whole, even
+    # at its longest in JSON (a control character is written as 6 bytes, a dragon as 4).
+    limit = texts.MAX_TEXT_CHARS
+    longest = "\x1b" * (limit // 2) + "🐉" * (limit // 2)
+    store = ProgressStore(tmp_path / "progress.json")
+    store.save(Progress().with_text(text=longest))
+    assert store.load() == (Progress(text=longest), None)
 
 
 def test_progress_is_immutable():
@@ -282,3 +291,32 @@ def test_state_dir_default(monkeypatch, tmp_path, xdg):
 def test_store_defaults_to_state_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("LOSS_TUTOR_STATE_DIR", str(tmp_path))
     assert ProgressStore().path == tmp_path / "progress.json"
+
+
+# ----- files that are not what they seem -------------------------------------------------------------
+
+def test_a_fifo_in_place_of_progress_is_set_aside_without_hanging(tmp_path):
+    from deadline import within
+
+    path = tmp_path / "progress.json"
+    os.mkfifo(path)
+    store = ProgressStore(path)
+    with within(10, "reading a FIFO as progress.json"):
+        progress, notice = store.load()
+    assert progress == Progress()
+    assert notice.startswith("your saved progress could not be read (not a regular file); it was set aside as ")
+    [aside] = tmp_path.glob("progress.json.corrupt-*")
+    assert stat.S_ISFIFO(aside.lstat().st_mode) and not path.exists()
+    with within(10, "saving progress"):
+        store.save(Progress().with_lesson("tokens"))
+    assert store.load() == (Progress().with_lesson("tokens"), None)
+
+
+def test_a_fifo_in_place_of_the_lock_file_is_refused_without_hanging(tmp_path):
+    from deadline import within
+
+    path = tmp_path / "progress.json"
+    os.mkfifo(path.with_name("progress.json.lock"))
+    with within(10, "locking progress"), pytest.raises(ProgressError, match="progress.json.lock is not a regular file"):
+        ProgressStore(path).save(Progress().with_lesson("tokens"))
+    assert not path.exists()

@@ -143,3 +143,88 @@ async def test_palette_start_over_clears_progress(make_app):
     assert dict(saved.checks_answered) == {}
     assert saved.settings["batch_size"] == 2 and saved.settings["context_length"] == 8
     assert saved.text is None and saved.text_path is None
+
+
+# ----- saved progress that no longer fits, or is not a file -------------------------------------------
+
+def loss_on_screen(app) -> str:
+    """The overview lesson's sentence with the loss in it, as drawn."""
+    from tutor.widgets.lesson_text import LessonText
+
+    text = " ".join(app.screen.query_one("#lesson-text", LessonText).source.split())
+    return next(part for part in text.split(". ") if "the cross-entropy loss is" in part)
+
+
+def warnings_in(notes) -> list[str]:
+    return [message for severity, _, message in notes if severity in ("warning", "error")]
+
+
+async def test_a_saved_batch_number_the_text_no_longer_has_is_reset_with_a_notice(make_app):
+    from app_helpers import expected_report
+
+    ProgressStore().save(Progress(settings={**Settings().to_dict(), "batch_index": 6000}))
+    app = make_app()
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.session.problem is None
+        assert app.session.settings == Settings()
+        report = app.session.report
+        assert report is not None and report.batch_index == 0
+        assert loss_on_screen(app).endswith(f"the cross-entropy loss is {expected_report().loss_manual:.3f}")
+        [notice] = warnings_in(notes)
+        assert notice.startswith("your saved settings do not fit this text (batch number 6000 does not exist: ")
+        assert notice.endswith("; showing batch 0 instead of batch 6,000")
+    assert stored().settings["batch_index"] == 0  # the next start is clean
+
+
+async def test_saved_settings_too_large_for_the_saved_text_step_back_to_the_defaults(make_app):
+    ProgressStore().save(Progress(
+        settings={**Settings().to_dict(), "batch_size": 8, "context_length": 64, "stride": 64, "batch_index": 3},
+        text=SAVED.text,
+    ))
+    app = make_app()
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.session.problem is None
+        assert app.session.settings == Settings()
+        assert app.session.text.text == SAVED.text  # the saved text stays; only the settings were reset
+        assert app.session.report.batch_size == 2
+        assert "the cross-entropy loss is " in loss_on_screen(app)
+        first, second = warnings_in(notes)
+        assert first.endswith("; showing batch 0 instead of batch 3")
+        assert second.startswith("your saved settings do not fit this text (the text is too short: ")
+        assert second.endswith("; using the default settings instead")
+
+
+async def test_saved_typed_text_over_the_limit_is_not_cut_but_replaced_with_a_notice(make_app):
+    ProgressStore().save(Progress(text="word " * 100_000))  # 500,000 characters: only a hand-edited file has that
+    app = make_app()
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.session.text.source == "story.txt"
+        assert "the cross-entropy loss is " in loss_on_screen(app)
+    [notice] = warnings_in(notes)
+    assert notice.startswith("your saved text could not be used (typed text is 500,000 characters long; ")
+    assert notice.endswith("); using the sample story")
+
+
+async def test_a_fifo_as_progress_json_neither_hangs_nor_stops_the_app(make_app):
+    import os
+
+    from deadline import within
+
+    path = state_dir() / "progress.json"
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    with within(10, "starting the app"):
+        app = make_app()
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "the cross-entropy loss is " in loss_on_screen(app)
+    [notice] = warnings_in(notes)
+    assert notice.startswith("your saved progress could not be read (not a regular file); it was set aside as ")
+    assert stored().current_lesson == "overview"  # a real file took its place

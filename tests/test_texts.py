@@ -1,3 +1,4 @@
+import codecs
 import os
 import tracemalloc
 from pathlib import Path
@@ -47,10 +48,14 @@ def test_directory(tmp_path):
 def test_permission_denied(tmp_path, monkeypatch):
     path = write(tmp_path, "secret.txt", b"hidden")
 
-    def refuse(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "open", refuse)  # tests run as root, so chmod would not block reading
+    def refuse(name, *args, **kwargs):
+        if Path(name) == path:
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)  # tests run as root, so chmod would not block reading
     with pytest.raises(TextError, match="permission denied: cannot read .*secret.txt"):
         read_text_file(path)
 
@@ -71,7 +76,7 @@ def test_invalid_byte_offset_in_a_later_chunk(tmp_path):
     offset = texts.CHUNK_BYTES * 2 + 5
     path = write(tmp_path, "late.txt", b"a" * offset + b"\xff" + b"b" * 10)
     with pytest.raises(TextError, match=f"invalid byte 0xff at byte offset {offset}\\)"):
-        read_text_file(path)
+        read_text_file(path, max_chars=None)
 
 
 def test_invalid_continuation_after_a_chunk_boundary_reports_the_lead_byte(tmp_path):
@@ -165,10 +170,10 @@ def test_huge_file_is_read_only_partially(tmp_path):
 def test_huge_file_default_limit(tmp_path):
     path = tmp_path / "big.txt"
     with path.open("wb") as file:
-        file.write(b"word " * (texts.DEFAULT_MAX_CHARS // 5 + texts.CHUNK_BYTES))
+        file.write(b"word " * (texts.MAX_TEXT_CHARS // 5 + texts.CHUNK_BYTES))
     loaded = read_text_file(path)
     assert loaded.truncated
-    assert len(loaded.text) == texts.DEFAULT_MAX_CHARS
+    assert len(loaded.text) == texts.MAX_TEXT_CHARS
 
 
 def test_whitespace_prefix_of_a_truncated_file(tmp_path):
@@ -217,3 +222,89 @@ def test_sample_text_reads_the_bundled_path(tmp_path, monkeypatch):
 def test_sample_text_path_is_in_the_assets_package():
     assert texts.SAMPLE_TEXT_PATH.name == "story.txt"
     assert texts.SAMPLE_TEXT_PATH.parent.name == "assets"
+
+
+# ----- files that are not what they seem -------------------------------------------------------------
+
+def test_a_fifo_swapped_in_after_any_check_is_refused_without_hanging(tmp_path, monkeypatch):
+    from deadline import within
+
+    fifo = tmp_path / "story.txt"
+    os.mkfifo(fifo)
+    regular = write(tmp_path, "regular.txt", b"text").stat()
+    # What a check made before opening saw: a regular file, replaced by a FIFO before the open.
+    monkeypatch.setattr(Path, "stat", lambda self, **kwargs: regular)
+    with within(10, "opening a FIFO"), pytest.raises(TextError, match="is not a regular file"):
+        read_text_file(fifo)
+
+
+def test_a_socket_is_not_a_regular_file(tmp_path):
+    import socket
+
+    path = tmp_path / "socket.txt"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.close()
+    with pytest.raises(TextError, match="socket.txt is not a regular file"):
+        read_text_file(path)
+
+
+TEXT = "Once upon a time — café, 🐉 and “quotes”.\n"
+
+
+@pytest.mark.parametrize("codec,name", [("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"),
+                                        ("utf-32-le", "UTF-32"), ("utf-32-be", "UTF-32")])
+def test_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path, codec, name):
+    path = write(tmp_path, "wide.txt", ("\ufeff" + TEXT).encode(codec))
+    loaded = read_text_file(path)
+    assert loaded == LoadedText(TEXT, "wide.txt", False, path.stat().st_size, name)
+    assert describe(loaded) == f"wide.txt ({name}) · {len(TEXT)} characters"
+
+
+def test_utf16_across_chunks_is_read_to_the_limit(tmp_path):
+    text = "αβγ😀 " * (texts.CHUNK_BYTES // 4)  # surrogate pairs straddle the chunk boundaries
+    path = write(tmp_path, "long.txt", "\ufeff".encode("utf-16-le") + text.encode("utf-16-le"))
+    assert read_text_file(path, max_chars=None).text == text
+    loaded = read_text_file(path, max_chars=1000)
+    assert (loaded.text, loaded.truncated, loaded.encoding) == (text[:1000], True, "UTF-16")
+
+
+def test_damaged_utf16_says_where(tmp_path):
+    path = write(tmp_path, "odd.txt", codecs.BOM_UTF16_LE + "abc".encode("utf-16-le") + b"x")
+    with pytest.raises(TextError, match=r"odd.txt is not UTF-16 text \(truncated data at byte offset 8\)"):
+        read_text_file(path)
+
+
+def test_utf16_without_a_byte_order_mark_is_named_as_a_likely_cause(tmp_path):
+    path = write(tmp_path, "nobom.txt", "hello".encode("utf-16-le"))
+    with pytest.raises(TextError, match=r"NUL character at byte offset 1, .*without a byte-order mark"):
+        read_text_file(path)
+
+
+@pytest.mark.parametrize("offset", [0, 5, texts.CHUNK_BYTES - 1, texts.CHUNK_BYTES, 70_000])
+def test_a_nul_anywhere_in_what_is_read_is_refused_with_its_offset(tmp_path, offset):
+    path = write(tmp_path, "nul.txt", b"a" * offset + b"\0" + b"b" * 100)
+    with pytest.raises(TextError, match=f"nul.txt contains a NUL character at byte offset {offset}, so it looks "
+                                        "like a binary file, not text$"):
+        read_text_file(path)
+
+
+@pytest.mark.parametrize("codec,unit", [("utf-16-le", 2), ("utf-16-be", 2), ("utf-32-le", 4)])
+def test_a_nul_character_in_wide_text_is_refused_but_zero_bytes_inside_characters_are_not(tmp_path, codec, unit):
+    fine = "A\u0100\u0001B" * 10  # "A\u0100" is 41 00 00 01 in UTF-16 LE: zero bytes, but no zero unit
+    assert read_text_file(write(tmp_path, "fine.txt", ("\ufeff" + fine).encode(codec))).text == fine
+    bad = write(tmp_path, "bad.txt", ("\ufeff" + "abc\0def").encode(codec))
+    with pytest.raises(TextError, match=f"NUL character at byte offset {unit * 4}, "):
+        read_text_file(bad)
+
+
+def test_typed_text_over_the_limit_is_refused_naming_the_limit():
+    assert text_from_string("x" * texts.MAX_TEXT_CHARS).text == "x" * texts.MAX_TEXT_CHARS
+    with pytest.raises(TextError, match=f"typed text is {texts.MAX_TEXT_CHARS + 1:,} characters long; "
+                                        f"the limit is {texts.MAX_TEXT_CHARS:,} characters"):
+        text_from_string("x" * (texts.MAX_TEXT_CHARS + 1))
+
+
+def test_typed_text_with_an_unpaired_surrogate_is_refused():
+    with pytest.raises(TextError, match=r"unpaired surrogate \(U\+D800\) at character 3"):
+        text_from_string("abc\ud800def")

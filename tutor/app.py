@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import threading
+import itertools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -10,18 +13,27 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widget import AwaitMount
 from textual.worker import get_current_worker
 
 from tutor.commands import LessonCommands
-from tutor.engine import Engine, LearnerError, ProcessEngine
+from tutor.ending_signals import quit_on_ending_signals
+from tutor.engine import Engine, EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, ProcessEngine
+from tutor.formatting import safe_to_draw
 from tutor.lessons import LessonSet, builtin_lessons_dir, load_lessons
-from tutor.messages import ComputeFailed, LessonsChanged, ReportReady
+from tutor.light_input import with_light_input
+from tutor.messages import ComputeFailed, EngineReplaced, LessonsChanged, ProgressNotSaved, ReportReady
 from tutor.progress import Progress, ProgressError, ProgressStore
+from tutor.progress_saver import ProgressSaver, ProgressSnapshot
+from tutor.resume import start_up_fallback
 from tutor.session import Session
 from tutor.settings import Settings
 from tutor.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, read_text_file, text_from_string
+from tutor.widgets.visible_controls import DropControlCharacters
 
 MIN_WIDTH, MIN_HEIGHT = 60, 18
+ACTIONS_WHILE_TOO_SMALL = ("quit", "help_quit")  # the app's own actions that work under the too-small notice
+DROP_CONTROL_CHARACTERS = DropControlCharacters()
 
 
 class TutorApp(App):
@@ -56,19 +68,36 @@ class TutorApp(App):
         self.watch_lessons = watch
         self.engine_factory = engine_factory
         self.engine: Engine | None = engine
+        self._engine_lock = threading.Lock()  # compute workers, `cancel` and quitting all swap engines
+        self._closing = False  # quitting: no new engine is started
         if engine is None:
             self._start_engine()  # the model starts loading before the first frame is drawn
         self.progress_store = progress_store if progress_store is not None else ProgressStore()
+        self.progress_saver = ProgressSaver(self.progress_store)
+        self.lesson_in_view: str | None = None  # set by the lesson screen; where the next start resumes
         self.resume = resume
         self.startup_notices: list[str] = []
+        self._start_up_generation: int | None = None  # the computation of the first numbers, until they arrive
         progress = self._load_progress(reset) if resume else Progress()
         self.session = self._initial_session(progress, settings_overrides or {}, text_path, loaded_text)
         self.start_lesson = progress.current_lesson
         self._lesson_mtimes = self._lesson_file_times() if watch else {}
+        self._lesson_read_numbers = itertools.count(1)
+        self._lessons_read_number = 0  # the read whose lessons are in use (0: the one above)
+        self._lesson_watcher = None  # the worker looking for changed lesson files, while it runs
+        self._too_small_notice: Screen | None = None
+        self.ended_by_signal: int | None = None
 
-    def notify(self, message: str, *, markup: bool = False, **options) -> None:
-        """Notifications carry file names, typed values and PyTorch errors: plain text unless asked."""
-        super().notify(message, markup=markup, **options)
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **options) -> None:
+        """Notifications carry file names, typed values and PyTorch errors: plain text unless asked, and
+        their control characters shown, not sent."""
+        super().notify(safe_to_draw(str(message)), title=safe_to_draw(title), markup=markup, **options)
+
+    def get_line_filters(self):
+        return [*super().get_line_filters(), DROP_CONTROL_CHARACTERS]
+
+    def get_driver_class(self):
+        return with_light_input(super().get_driver_class())  # a long paste typed key by key: see light_input
 
     # ----- start-up -------------------------------------------------------------------------------
 
@@ -93,6 +122,7 @@ class TutorApp(App):
         except (TypeError, ValueError):
             self.startup_notices.append("your saved settings were not valid; using the defaults")
             settings = Settings.from_dict({**Settings().to_dict(), **overrides})
+        self._asked_for = dict(overrides)  # settings given on the command line: never reset at start-up
         text = loaded_text
         if text is None and progress.text_path:
             try:
@@ -102,8 +132,9 @@ class TutorApp(App):
         if text is None and progress.text:
             try:
                 text = text_from_string(progress.text)
-            except TextError:
-                pass
+            except TextError as error:
+                self.startup_notices.append(f"your saved text could not be used ({error}); using the sample story")
+        self._text_resumed = text is not None and loaded_text is None
         if text is None:
             text = read_text_file(SAMPLE_TEXT_PATH)
         session = Session(text=text, settings=settings, text_path=text_path)
@@ -121,11 +152,19 @@ class TutorApp(App):
             self.notify(notice, severity="warning", timeout=8)
         for problem in self.lessons.problems:
             self.notify(str(problem), title="lesson file problem", severity="error", timeout=10)
-        self.call_after_refresh(self.recompute)
+        self.call_after_refresh(self._compute_first_numbers)
         self.call_after_refresh(self._freeze_heap)  # what the first frame needed stays for good
         if self.watch_lessons:
             self.set_interval(1.0, self._check_lesson_files)
         self._check_size()
+        if not self.is_headless:  # tests run headless, in a process whose signals are pytest's
+            quit_on_ending_signals(self._end_on_signal)
+
+    def _end_on_signal(self, signum: int) -> None:
+        """SIGTERM, SIGHUP or SIGINT: quit as `q` does (progress saved, engine stopped), and on the way out
+        Textual gives the terminal back as it was: main screen, no mouse reporting."""
+        self.ended_by_signal = signum
+        self.call_later(self.action_quit)
 
     # ----- computing ------------------------------------------------------------------------------
 
@@ -140,35 +179,128 @@ class TutorApp(App):
         self._compute(attempt)
         return attempt.generation
 
+    def _compute_first_numbers(self) -> None:
+        self._start_up_generation = self.recompute()
+
+    def _step_back_at_start(self, message: ComputeFailed) -> bool:
+        """Until the first numbers arrive, a learner error (saved settings that do not fit the text) is not
+        the end: compute again with what `start_up_fallback` steps back to, and say so. True if it did."""
+        attempt = self.session.attempt
+        if (not message.learner_error or self.session.report is not None or attempt is None
+                or message.generation != self._start_up_generation or attempt.generation != message.generation):
+            return False
+        fallback = start_up_fallback(
+            attempt.settings, message.reason, asked_for=self._asked_for, saved_text=self._text_resumed
+        )
+        if fallback is None:
+            return False
+        self.session.fail(message.generation, message.reason)
+        self.notify(fallback.notice, severity="warning", timeout=12)
+        sample = None
+        if fallback.use_sample_text:
+            sample, self._text_resumed = read_text_file(SAMPLE_TEXT_PATH), False
+        self._start_up_generation = self.recompute(text=sample, settings=fallback.settings)
+        return True
+
     def _start_engine(self) -> None:
+        """Called before any worker runs, or with `_engine_lock` held."""
         try:
             self.engine = self.engine_factory()
         except Exception as error:  # tried again with the next computation; its failure is shown then
             self.engine = None
             self._engine_error = f"{type(error).__name__}: {error}"
 
-    @work(thread=True, exclusive=True, group="compute")
-    def _compute(self, attempt) -> None:
-        try:
+    def _running_engine(self) -> Engine:
+        """The engine, started now if there is none (it was replaced, or could not start before)."""
+        with self._engine_lock:
+            if self._closing:
+                raise EngineClosed("the app is quitting")
             if self.engine is None:
                 self._start_engine()
             if self.engine is None:
                 raise RuntimeError(f"the computing process could not start: {self._engine_error}")
-            report = self.engine.compute(attempt.request())
+            return self.engine
+
+    def _discard_engine(self, engine: Engine, *, start_another: bool = False) -> None:
+        """Stop `engine` and let go of it, unless it was replaced already. Otherwise the next computation
+        starts another, or this thread does now."""
+        with self._engine_lock:
+            if self.engine is engine:
+                self.engine = None
+            if start_another and self.engine is None and not self._closing:
+                self._start_engine()
+        engine.close()
+
+    @work(thread=True, group="engine")
+    def _start_engine_soon(self) -> None:
+        """A new engine at once, off the event loop, so that it loads the model while the learner reads."""
+        with self._engine_lock:
+            if self.engine is None and not self._closing:
+                self._start_engine()
+
+    @work(thread=True, exclusive=True, group="compute")
+    def _compute(self, attempt) -> None:
+        worker = get_current_worker()
+        try:
+            report = self._compute_on_an_engine(attempt.request(), worker)
+        except EngineClosed:
+            return  # cancelled, or the app is quitting: nobody waits for this answer
         except LearnerError as error:
             message = ComputeFailed(str(error), attempt.generation, learner_error=True)
         except Exception as error:  # the engine's own failure: shown, never a traceback
             message = ComputeFailed(f"{error}", attempt.generation, learner_error=False)
         else:
             message = ReportReady(report, attempt.generation)
-        if not get_current_worker().is_cancelled:
+        if not worker.is_cancelled:
             self.post_message(message)
 
+    def _compute_on_an_engine(self, request, worker):
+        """The report for `request`. An engine that dies (killed, out of memory) is replaced and the request
+        computed again, once: if that one dies too, this request fails and the next one starts another. An
+        engine past its time budget is replaced and the request fails."""
+        died_before = False
+        while True:
+            engine = self._running_engine()
+            try:
+                return engine.compute(request)
+            except EngineClosed:
+                # Stopped by a cancel (then this worker is cancelled too), by quitting, or by another worker
+                # that found it dead or hung while this one waited its turn: then the next engine computes.
+                self._discard_engine(engine)
+                if worker.is_cancelled:
+                    raise
+            except EngineDied as death:
+                self._discard_engine(engine)
+                if worker.is_cancelled:
+                    raise EngineClosed("nobody waits for this answer") from None
+                if died_before:
+                    raise EngineError(
+                        f"the computing process stopped again on the same request: it {death.how}. "
+                        "A new one starts with your next change"
+                    ) from None
+                died_before = True
+                self.post_message(EngineReplaced(
+                    f"The computing process {death.how}. A new one is starting and will compute your numbers again."
+                ))
+            except EngineTimedOut as timed_out:
+                self._discard_engine(engine, start_another=True)
+                raise EngineError(f"{timed_out}; a new computing process is starting") from None
+
+    def on_engine_replaced(self, message: EngineReplaced) -> None:
+        self.notify(message.notice, title="computing process restarted", severity="warning", timeout=10)
+
     def cancel(self, generation: int) -> None:
-        """The learner cancelled the form that asked for this computation: what is in force stays."""
+        """The learner cancelled the form that asked for this computation: what is in force stays. An engine
+        still computing it is replaced, so that the next request does not wait behind the abandoned one."""
         if self.session.abandon(generation):
+            self.workers.cancel_group(self, "compute")
             self._refresh_status()
             self.screen_refresh()
+            with self._engine_lock:
+                busy = self.engine if self.engine is not None and self.engine.busy else None
+            if busy is not None:
+                self._discard_engine(busy)
+                self._start_engine_soon()
 
     def on_report_ready(self, message: ReportReady) -> None:
         if self.session.succeed(message.generation, message.report):
@@ -187,6 +319,8 @@ class TutorApp(App):
         gc.enable()
 
     def on_compute_failed(self, message: ComputeFailed) -> None:
+        if self._step_back_at_start(message):
+            return
         if self.session.fail(message.generation, message.reason):
             self._refresh_status()
             self.screen_refresh()
@@ -208,93 +342,149 @@ class TutorApp(App):
         elif session.busy:
             self.sub_title = "computing…"
         else:
-            self.sub_title = session.source
+            self.sub_title = safe_to_draw(session.source)  # a file name
 
     # ----- progress ---------------------------------------------------------------------------------
 
     def save_progress(self) -> None:
-        if not self.resume:
-            return
+        """Save what is in force now, in a worker thread (the file lock may wait on another tutor)."""
+        if self.resume:
+            self._save(self._progress_in_force())
+
+    def _progress_in_force(self) -> ProgressSnapshot:
         session = self.session
-        lesson_id = getattr(self.screen, "lesson_id", None)
         typed_text = session.text.text if session.text_path is None and session.text.source == "typed text" else None
-        self._save(lesson_id, list(session.seen), dict(session.checks), session.settings.to_dict(), typed_text, session.text_path)
+        return self.progress_saver.snapshot(
+            lesson_id=self.lesson_in_view, seen=session.seen, checks=session.checks,
+            settings=session.settings.to_dict(), text=typed_text, text_path=session.text_path,
+        )
 
     @work(thread=True, exclusive=True, group="save")
-    def _save(self, lesson_id, seen, checks, settings, text, text_path) -> None:
-        def merge(progress: Progress) -> Progress:
-            # Re-read under the lock, so another tutor of the same learner keeps what it saved.
-            for seen_id in seen:
-                progress = progress.with_lesson(seen_id)  # marks it seen
-            if lesson_id is not None:
-                progress = progress.with_lesson(lesson_id)  # and this one is where to resume
-            for key, correct in checks.items():
-                progress = progress.with_check(key, correct)
-            return progress.with_settings(settings).with_text(text=text, path=text_path)
+    def _save(self, snapshot: ProgressSnapshot) -> None:
+        failure = self.progress_saver.save(snapshot)
+        if failure is not None:
+            self.post_message(ProgressNotSaved(failure))
 
-        try:
-            self.progress_store.update(merge)
-        except ProgressError as error:
-            self.call_from_thread(self.notify, str(error), severity="warning")
+    def on_progress_not_saved(self, message: ProgressNotSaved) -> None:
+        self.notify(f"{message.reason}. The tutor keeps trying, without saying so again.",
+                    title="progress not saved", severity="warning", timeout=8)
+
+    def _save_on_the_way_out(self) -> None:
+        """What is in force as the app ends, saved before it does: a save left to a worker may never run."""
+        if self.resume:
+            self.progress_saver.save(self._progress_in_force())
 
     def start_over(self) -> None:
+        """Forget the saved progress: the first lesson, the sample story and default settings. A form open
+        over the lessons is closed; what it was computing is superseded."""
+        from tutor.screens.computing_form import ComputingForm
+
         try:
-            self.progress_store.reset()
+            self.progress_saver.reset()
         except ProgressError as error:
             self.notify(str(error), severity="error")
             return
         self.session.seen.clear()
         self.session.checks.clear()
+        for screen in self.screen_stack:
+            if isinstance(screen, ComputingForm):
+                screen.close_form()
         self.recompute(text=read_text_file(SAMPLE_TEXT_PATH), settings=Settings(), text_path=None)
-        if hasattr(self.screen, "go_to"):
-            self.screen.go_to(0)
+        for screen in self.screen_stack:
+            if hasattr(screen, "go_to"):
+                screen.go_to(0)
         self.notify("Progress cleared: starting over with the sample story and default settings.")
 
     # ----- lessons on disk --------------------------------------------------------------------------
 
-    def _lesson_file_times(self) -> dict[Path, float]:
+    # The files are read and parsed in worker threads, never on the event loop after start-up: a big lesson
+    # folder must not hold up keys. Each read has a number; the lessons of the newest read that finished win.
+
+    def _lesson_file_times(self) -> dict[Path, tuple[int, int]]:
         folder = self.lessons_dir or builtin_lessons_dir()
         times = {}
         for path in folder.glob("*.md"):
             try:
-                times[path] = path.stat().st_mtime
+                status = path.stat()
             except OSError:
-                pass
+                continue
+            times[path] = (status.st_mtime_ns, status.st_size)
         return times
 
     def _check_lesson_files(self) -> None:
-        times = self._lesson_file_times()
-        if times != self._lesson_mtimes:
-            self._lesson_mtimes = times
-            self.reload_lessons()
+        """With --watch, every second: read the lessons again if a file changed (one look at a time)."""
+        if self._lesson_watcher is None or self._lesson_watcher.is_finished:
+            self._lesson_watcher = self._read_lessons(next(self._lesson_read_numbers), only_if_changed=True)
 
     def reload_lessons(self) -> None:
-        self.lessons = load_lessons(self.lessons_dir)
-        for problem in self.lessons.problems:
-            self.notify(str(problem), title="lesson file problem", severity="error", timeout=10)
-        self.post_message(LessonsChanged())
+        """Read the lesson files again (the palette's "Reload lessons")."""
+        self._read_lessons(next(self._lesson_read_numbers), only_if_changed=False)
+
+    @work(thread=True, group="lessons")
+    def _read_lessons(self, read_number: int, only_if_changed: bool) -> None:
+        times = self._lesson_file_times()
+        if only_if_changed and times == self._lesson_mtimes:
+            return
+        self._lesson_mtimes = times
+        self.post_message(LessonsChanged(load_lessons(self.lessons_dir), read_number))
 
     def on_lessons_changed(self, message: LessonsChanged) -> None:
+        if message.read_number < self._lessons_read_number:
+            return  # a newer read finished first
+        self._lessons_read_number = message.read_number
+        self.lessons = message.lessons
+        for problem in self.lessons.problems:
+            self.notify(str(problem), title="lesson file problem", severity="error", timeout=10)
         for screen in self.screen_stack:
             if hasattr(screen, "lessons_changed"):
                 screen.lessons_changed()
 
     # ----- size, help, palette, quit ------------------------------------------------------------------
 
+    # While the terminal is too small, the too-small notice is the top screen and stays there: no other
+    # screen is opened over it and no app key but quitting works; once the terminal is big enough again the
+    # notice is popped and what was under it (lesson, form, palette, help) is back as it was.
+
     def on_resize(self, event) -> None:
         # This handler runs before App._on_resize stores the new size, so `self.size` is still the old one.
         self._check_size(event.size)
 
-    def _check_size(self, size=None) -> None:
-        from tutor.screens.too_small import TooSmallScreen
+    @property
+    def too_small_notice(self) -> Screen | None:
+        """The too-small notice, while it is up."""
+        notice = self._too_small_notice
+        return notice if notice is not None and notice in self.screen_stack else None
 
+    def _check_size(self, size=None) -> None:
         size = size or self.size
         too_small = size.width < MIN_WIDTH or size.height < MIN_HEIGHT
-        showing = isinstance(self.screen, TooSmallScreen)
-        if too_small and not showing:
-            self.push_screen(TooSmallScreen(MIN_WIDTH, MIN_HEIGHT))
-        elif not too_small and showing:
-            self.pop_screen()
+        notice = self.too_small_notice
+        if too_small and notice is None:
+            from tutor.screens.too_small import TooSmallScreen
+
+            notice = TooSmallScreen(MIN_WIDTH, MIN_HEIGHT)
+            self.push_screen(notice)
+            self._too_small_notice = notice
+        elif not too_small and notice is not None:
+            self._too_small_notice = None
+            if self.screen is notice:  # always, as nothing is pushed over it
+                self.pop_screen()
+
+    def push_screen(self, screen, callback=None, wait_for_dismiss=False, *, mode=None):
+        """Nothing is opened over the too-small notice. The keys that open screens are off while it is up
+        (see `check_action`); this refuses the rest, e.g. a palette command chosen just before a resize."""
+        if self.too_small_notice is None:
+            return super().push_screen(screen, callback, wait_for_dismiss, mode=mode)
+        if wait_for_dismiss:
+            refused = asyncio.get_running_loop().create_future()
+            refused.set_result(None)
+            return refused
+        return AwaitMount(self.screen, [])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.too_small_notice is not None and action not in ACTIONS_WHILE_TOO_SMALL:
+            return False
+        return super().check_action(action, parameters)
 
     def action_help(self) -> None:
         from tutor.screens.help import HelpScreen
@@ -310,9 +500,20 @@ class TutorApp(App):
         if hasattr(screen, "system_commands"):
             yield from screen.system_commands()
 
+    def action_help_quit(self) -> None:
+        """ctrl+c copies in a text field; anywhere else it says how to quit, in plain words (Textual's own
+        note was markup, shown as it was written). Over help or the inspector, q closes them instead."""
+        q = self.active_bindings.get("q")
+        key = "q" if q is not None and q.binding.action in ("quit", "app.quit") else "ctrl+q"
+        self.notify(f"Press {key} to quit the tutor.", title="ctrl+c does not quit")
+
     async def action_quit(self) -> None:
         self.exit()
 
     def on_unmount(self) -> None:
-        if self.engine is not None:
-            self.engine.close()
+        self._save_on_the_way_out()
+        with self._engine_lock:
+            self._closing = True
+            engine, self.engine = self.engine, None
+        if engine is not None:
+            engine.close()

@@ -3,7 +3,7 @@
     python -m tutor.bench [--runs N] [--only SECTION]
 
 Not part of the test suite. It measures the installed package (`make bench` installs it as a user
-would: not editable, byte-compiled). Every figure comes from fresh subprocesses (`sys.executable -c ...`), so
+would: not editable, byte-compiled). Every figure comes from fresh subprocesses (`python -I -c ...`), so
 each one starts cold; each is the median of N runs (default 5). All runs use a private temporary
 cache directory, never the user's own. This process never imports torch: a child's ru_maxrss
 starts from its parent's peak RSS (Linux keeps it across exec), so a big parent would spoil it.
@@ -30,13 +30,18 @@ WARM_READY_S = 1.4      # launch to model ready, warm cache
 ONE_PROCESS_MB = 800    # peak RSS of one process that loads the model and runs a (2, 8) forward
 TWO_PROCESS_RATIO = 1.25  # summed PSS of two processes vs one
 PLAIN_RATIO = 1.2       # `python -m tutor --plain` vs a bare script doing the same math
+BIG_BATCH_MB = 1300     # peak RSS of `loss-tutor --json` at (8, 256)
+BUDGET_MB = 1500        # peak RSS of the largest request the tutor accepts (tutor.settings.MEMORY_BUDGET)
 
 FIRST_FRAME_S = 0.30    # launch to the app's first frame
 NUMBERS_READY_S = 1.6   # launch to the lesson's live numbers, warm cache
 STALL_MS = 50           # longest pause of the app's event loop while loading or computing
 CHANGE_MS = 50          # changing lesson or batch row
 
-PLAIN_COMMAND = ["-m", "tutor", "--plain"]  # after sys.executable
+# Every child runs isolated (-I): it imports the installed tutor, never one from the current folder
+# (`make bench` runs in the source tree), and ignores PYTHON* variables.
+PYTHON = [sys.executable, "-I"]
+PLAIN_COMMAND = ["-m", "tutor", "--plain"]  # after PYTHON
 
 # A child that loads the model and prints when torch was imported and when the model was ready.
 READY_CHILD = """
@@ -115,6 +120,52 @@ with torch.no_grad():
 loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
 print(f"loss {loss.item():.4f}")
 """
+
+
+# A child that computes one request, as `loss-tutor --json` ("cli") or as the app's computing process does
+# (tutor.engine.serve, bug lab included: "engine"), and prints its peak RSS in kB. Arguments: mode, text file
+# ("-" for the sample story), batch size, context length, stride, shuffle (0/1), batch number ("last" for
+# the text's last batch).
+COMPUTE_CHILD = """
+import io, os, pickle, resource, sys
+mode, text_path, batch_size, context_length, stride, shuffle, batch = sys.argv[1:8]
+from tutor.data import tokenize
+from tutor.settings import Settings, count_windows
+from tutor.texts import SAMPLE_TEXT_PATH, read_text_file
+loaded = read_text_file(SAMPLE_TEXT_PATH if text_path == "-" else text_path)
+if batch == "last":
+    windows = count_windows(len(tokenize(loaded.text)), int(context_length), int(stride))
+    batch = str(windows // int(batch_size) - 1)
+if mode == "cli":
+    from tutor.cli import main
+    sys.stdout = open(os.devnull, "w")
+    argv = ["--json", "--text", str(SAMPLE_TEXT_PATH) if text_path == "-" else text_path, "--batch-size", batch_size,
+            "--context-length", context_length, "--stride", stride, "--batch", batch] + ["--shuffle"] * (shuffle == "1")
+    if main(argv) != 0:
+        sys.exit("loss-tutor --json failed")
+else:
+    from tutor.engine import Request, serve
+    settings = Settings(batch_size=int(batch_size), context_length=int(context_length), stride=int(stride),
+                        shuffle=shuffle == "1", batch_index=int(batch))
+    answers = io.BytesIO()
+    serve(io.BytesIO(pickle.dumps(Request(text=loaded.text, settings=settings, source="bench"))), answers)
+    status, payload = pickle.loads(answers.getvalue())
+    if status != "ok":
+        sys.exit(f"the computing process answered {status}: {payload}")
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.__stdout__, flush=True)
+"""
+
+
+def largest_text(path: Path, characters: int) -> Path:
+    """`characters` characters that make as many GPT-2 tokens as a text of that length plausibly can
+    (CJK, emoji and ASCII mixed at random: about 2 tokens a character), so the most windows at stride 1."""
+    import random
+
+    chooser = random.Random(0)
+    ranges = [(0x4E00, 0x9FFF), (0x1F300, 0x1F5FF), (0x21, 0x7E)]
+    text = "".join(chr(chooser.randint(*chooser.choice(ranges))) for _ in range(characters))
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 # A child that starts the app as `loss-tutor` does (tutor.cli.build_app: the computing process first,
@@ -261,7 +312,7 @@ class Bench:
 
 def run_child(code: str, env: dict, *args: str) -> str:
     """Run `code` in a fresh Python and return its stdout; raise with its stderr if it fails."""
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+    done = subprocess.run([*PYTHON, "-c", code, *args], env=env, capture_output=True, text=True,
                           timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"child failed: {last_line(done.stderr)}")
@@ -329,6 +380,35 @@ def bench_peak_rss(bench: Bench) -> list[Row]:
     return [Row("peak RSS, one process", megabytes(peak), f"≤ {ONE_PROCESS_MB} MB", within(peak / 1024, ONE_PROCESS_MB))]
 
 
+def bench_compute_memory(bench: Bench) -> list[Row]:
+    """Peak RSS of computing one request in a fresh process: `loss-tutor --json` at (2, 8) and (8, 256) on the
+    sample story, and the largest request the tutor accepts (HARD_MAX_POSITIONS positions at the model's whole
+    context, on the longest text it reads, stride 1, shuffled, its last batch) as --json and as the app's
+    computing process, which runs the bug lab too."""
+    from tutor.settings import HARD_MAX_POSITIONS, MEMORY_BUDGET, MODEL_CONTEXT_LENGTH
+    from tutor.texts import MAX_TEXT_CHARS
+
+    env = bench.env(bench.warm_cache)
+    text = largest_text(bench.scratch / "largest.txt", MAX_TEXT_CHARS)
+    rows_at_most = str(HARD_MAX_POSITIONS // MODEL_CONTEXT_LENGTH)
+    largest = [str(text), rows_at_most, str(MODEL_CONTEXT_LENGTH), "1", "1", "last"]
+
+    def peak(*args: str) -> float:
+        return statistics.median([float(run_child(COMPUTE_CHILD, env, *args)) for _ in range(bench.runs)])
+
+    small, big = peak("cli", "-", "2", "8", "4", "0", "0"), peak("cli", "-", "8", "256", "256", "0", "0")
+    largest_cli, largest_engine = peak("cli", *largest), peak("engine", *largest)
+    budget = f"≤ {BUDGET_MB} MB ({MEMORY_BUDGET})"
+    return [
+        Row("peak RSS, --json (2, 8)", megabytes(small)),
+        Row("peak RSS, --json (8, 256)", megabytes(big), f"≤ {BIG_BATCH_MB} MB", within(big / 1024, BIG_BATCH_MB)),
+        Row(f"largest request: {MAX_TEXT_CHARS // 1000}k chars, stride 1, last", f"({rows_at_most}, {MODEL_CONTEXT_LENGTH})"),
+        Row("peak RSS, largest request, --json", megabytes(largest_cli), budget, within(largest_cli / 1024, BUDGET_MB)),
+        Row("peak RSS, largest request, computing process", megabytes(largest_engine), budget,
+            within(largest_engine / 1024, BUDGET_MB)),
+    ]
+
+
 def memory_kb(pid: int) -> dict[str, int]:
     """The Rss and Pss lines of /proc/<pid>/smaps_rollup, in kB."""
     with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -340,7 +420,7 @@ def live_memory(bench: Bench, count: int) -> tuple[int, int]:
     """Start `count` waiting children at once; return their summed (RSS, PSS) in kB while all are alive."""
     env = bench.env(bench.warm_cache)
     children = [
-        subprocess.Popen([sys.executable, "-c", WAITING_CHILD], env=env, text=True,
+        subprocess.Popen([*PYTHON, "-c", WAITING_CHILD], env=env, text=True,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for _ in range(count)
     ]
@@ -389,9 +469,9 @@ def bench_plain_vs_bare(runs: int, bench: Bench | None = None) -> list[Row]:
             return [Row("--plain vs bare script", verdict=f"skipped: no sample story: {error}")]
 
         env = bench.env(bench.warm_cache)
-        plain = [sys.executable, *PLAIN_COMMAND]
+        plain = [*PYTHON, *PLAIN_COMMAND]
         (weights,) = bench.warm_cache.glob("*.safetensors")
-        bare = [sys.executable, "-c", BARE_SCRIPT, str(weights), str(SAMPLE_TEXT_PATH)]
+        bare = [*PYTHON, "-c", BARE_SCRIPT, str(weights), str(SAMPLE_TEXT_PATH)]
 
         def timed(command: list[str]) -> tuple[float, subprocess.CompletedProcess]:
             start = time.perf_counter()
@@ -467,13 +547,122 @@ def bench_app(bench: Bench) -> list[Row]:
     ]
 
 
+# Parses lessons of 100 kB (the most a lesson file may have), 1 MB and 5 MB, two placeholders a line, and
+# prints "bytes placeholders median_seconds" for each. The two big ones are over the limit (raised here) to
+# show that parsing grows linearly: it was quadratic in the placeholders (1 MB took 3.4 s, 5 MB 90 s).
+LESSON_CHILD = """
+import pathlib, statistics, sys, tempfile, time
+import tutor.lessons as lessons
+line = "The loss is {{ loss_manual:.3f }} and the batch has {{ batch_size }} rows.\\n"
+path = pathlib.Path(tempfile.mkdtemp()) / "big.md"
+for size in (100_000, 1_000_000, 5_000_000):
+    path.write_text("---\\nid: big\\ntitle: Big\\n---\\n" + line * (size // len(line) - 1), encoding="utf-8")
+    lessons.MAX_LESSON_BYTES = max(lessons.MAX_LESSON_BYTES, size)
+    times = []
+    for _ in range(int(sys.argv[1])):
+        start = time.perf_counter()
+        lesson = lessons.parse_lesson(path)
+        times.append(time.perf_counter() - start)
+    print(size, lesson.body.count("{{"), statistics.median(times), flush=True)
+path.unlink()
+"""
+
+# The app's interface alone (no computing process), at 120x40 in a pseudo-terminal, with its text editor
+# open (`e`): the bench writes text to the terminal as keys, as a paste arrives without bracketed paste.
+PASTE_CHILD = """
+from tutor.app import TutorApp
+
+class NoEngine:
+    busy = False
+    def compute(self, request):
+        raise RuntimeError("no computing in this measurement")
+    def close(self):
+        pass
+
+TutorApp(engine_factory=NoEngine, resume=False).run()
+"""
+PASTE_BYTES = 200_000
+
+
+def bench_lessons(bench: Bench) -> list[Row]:
+    """Parsing a lesson file, at the size limit (0.1 MB) and, the limit raised, far over it."""
+    rows = []
+    for line in run_child(LESSON_CHILD, bench.env(bench.scratch), str(bench.runs)).splitlines():
+        size, placeholders, latency = line.split()
+        rows.append(Row(f"lesson parse, {int(size) / 1e6:g} MB, {int(placeholders):,} placeholders",
+                        f"{float(latency) * 1000:,.0f} ms"))
+    return rows
+
+
+def paste_peak_rss(bench: Bench) -> tuple[int, int]:
+    """The interface's RSS before and its peak after PASTE_BYTES arrive as keys (kB). Read from /proc
+    while it still works through them: the peak is when all are read and waiting."""
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+    import threading
+    from fcntl import ioctl
+
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the app, in the pseudo-terminal
+        os.environ.update(TERM="xterm-256color", LOSS_TUTOR_STATE_DIR=str(bench.scratch / "state"))
+        os.execv(PYTHON[0], [*PYTHON, "-c", PASTE_CHILD])
+    ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    done = threading.Event()
+
+    def read_the_screen() -> None:  # a terminal reads what the app draws, or the app blocks
+        while not done.is_set():
+            if select.select([terminal], [], [], 0.2)[0]:
+                try:
+                    os.read(terminal, 65536)
+                except OSError:
+                    return
+
+    def rss(field_name: str) -> int:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith(field_name))
+
+    reader = threading.Thread(target=read_the_screen, daemon=True)
+    reader.start()
+    try:
+        time.sleep(4)  # started and drawn
+        os.write(terminal, b"e")
+        time.sleep(2)
+        before = rss("VmRSS:")
+        line = b"The quick brown fox jumps over the lazy dog, again and again.\r"
+        text = (line * (PASTE_BYTES // len(line) + 1))[:PASTE_BYTES]
+        for start in range(0, len(text), 4096):
+            os.write(terminal, text[start:start + 4096])
+        time.sleep(10)
+        return before, rss("VmHWM:")
+    finally:
+        done.set()
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        reader.join()
+        os.close(terminal)
+
+
+def bench_paste(bench: Bench) -> list[Row]:
+    """A 200 kB paste typed key by key into the text editor: the interface's peak RSS."""
+    runs = [paste_peak_rss(bench) for _ in range(bench.runs)]
+    before = statistics.median(run[0] for run in runs)
+    peak = statistics.median(run[1] for run in runs)
+    return [Row(f"app: {PASTE_BYTES // 1000} kB typed as keys, interface RSS", f"{megabytes(before)} → {megabytes(peak)}")]
+
+
 SECTIONS: list[tuple[str, Callable[[Bench], list[Row]]]] = [
     ("ready", bench_ready),
     ("forward", bench_forward),
     ("rss", bench_peak_rss),
     ("pss", bench_shared_memory),
+    ("compute", bench_compute_memory),
     ("plain", lambda bench: bench_plain_vs_bare(bench.runs, bench)),
     ("app", bench_app),
+    ("lessons", bench_lessons),
+    ("paste", bench_paste),
 ]
 
 

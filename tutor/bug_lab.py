@@ -12,10 +12,11 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from tutor.formatting import format_number, format_shape
+from tutor.formatting import counted, format_number, format_shape
 from tutor.report import BugResult
-from tutor.walkthrough import Walkthrough
+from tutor.walkthrough import Walkthrough, cross_entropy, is_out_of_memory, out_of_memory_reported
 
 BUGS: tuple[tuple[str, str], ...] = (
     ("unshifted_targets", "targets not shifted"),
@@ -37,6 +38,8 @@ def run_bug(walkthrough: Walkthrough, key: str) -> BugResult:
     try:
         return run(walkthrough)
     except Exception as error:  # the walkthrough itself failed (bad text, settings or model)
+        if is_out_of_memory(error):
+            raise
         return BugResult(
             key=key,
             title=_TITLES[key],
@@ -50,7 +53,8 @@ def run_bug(walkthrough: Walkthrough, key: str) -> BugResult:
 
 
 def run_all(walkthrough: Walkthrough) -> dict[str, BugResult]:
-    return {key: run_bug(walkthrough, key) for key, _ in BUGS}
+    with out_of_memory_reported(walkthrough.settings):
+        return {key: run_bug(walkthrough, key) for key, _ in BUGS}
 
 
 def _fmt(value: float) -> str:
@@ -70,6 +74,8 @@ def _attempt(compute: Callable[[], float]) -> tuple[float | None, str | None]:
     try:
         return compute(), None
     except Exception as error:
+        if is_out_of_memory(error):  # not the mistake's doing: the whole computation fails
+            raise
         return None, _error_text(error)
 
 
@@ -81,7 +87,7 @@ def _listed(values: torch.Tensor) -> str:
 
 def _unshifted_targets(w: Walkthrough) -> BugResult:
     logits, inputs, targets = w.forward.logits, w.batch.inputs, w.batch.targets
-    loss = nn.CrossEntropyLoss()(logits.flatten(0, 1), inputs.flatten()).item()
+    loss = cross_entropy(logits.flatten(0, 1), inputs.flatten()).item()
     correct_loss = w.loss.loss_pytorch
     return BugResult(
         key="unshifted_targets",
@@ -107,7 +113,8 @@ def _unshifted_targets(w: Walkthrough) -> BugResult:
 
 def _softmax_before_ce(w: Walkthrough) -> BugResult:
     logits, targets = w.forward.logits, w.batch.targets
-    loss = nn.CrossEntropyLoss()(torch.softmax(logits, -1).flatten(0, 1), targets.flatten()).item()
+    # softmax treats each position on its own, so it can be applied chunk by chunk (see cross_entropy)
+    loss = cross_entropy(logits.flatten(0, 1), targets.flatten(), prepare=lambda chunk: torch.softmax(chunk, -1)).item()
     correct_loss = w.loss.loss_pytorch
     vocab_size = logits.shape[-1]
     uniform_loss = math.log(vocab_size)
@@ -157,10 +164,11 @@ def _mean_wrong_dim(w: Walkthrough) -> BugResult:
         correct_loss=correct_loss,
         error=error,
         explanation=(
-            f"target_log_probs has shape {format_shape(target_log_probs.shape)}, {rows} rows of {positions} positions, "
+            f"target_log_probs has shape {format_shape(target_log_probs.shape)}, {counted(rows, 'row')} of "
+            f"{counted(positions, 'position')}, "
             f"and mean(dim=0) averages down the rows, leaving {format_shape(per_position.shape)}: one loss per position. "
             f"{outcome} "
-            f"The loss is the mean over all {rows * positions} positions, {_fmt(correct_loss)}; "
+            f"The loss is the mean over all {counted(rows * positions, 'position')}, {_fmt(correct_loss)}; "
             f"mean(dim=1) would instead give one loss per sequence, {_listed(per_sequence)}."
         ),
         details={
@@ -175,7 +183,13 @@ def _mean_wrong_dim(w: Walkthrough) -> BugResult:
 
 def _forgot_flatten(w: Walkthrough) -> BugResult:
     logits, targets = w.forward.logits, w.batch.targets
-    loss, error = _attempt(lambda: nn.CrossEntropyLoss()(logits, targets).item())
+    # nn.CrossEntropyLoss is nll_loss(log_softmax(logits, dim=1), targets), and only nll_loss checks the shapes,
+    # after log_softmax has copied every logit. nll_loss on the logits themselves (same shape) raises that same
+    # error without the copy; only if it passes is the whole call run.
+    _, error = _attempt(lambda: F.nll_loss(logits, targets))
+    loss = None
+    if error is None:  # the shapes happen to fit: compute it for real
+        loss, error = _attempt(lambda: nn.CrossEntropyLoss()(logits, targets).item())
     correct_loss = w.loss.loss_pytorch
     logits_flat, targets_flat = logits.flatten(0, 1), targets.flatten()
     if error is None:
@@ -192,7 +206,8 @@ def _forgot_flatten(w: Walkthrough) -> BugResult:
         error=error,
         explanation=(
             f"For a 3-D input nn.CrossEntropyLoss takes dimension 1 as the classes, so logits of shape "
-            f"{format_shape(logits.shape)} are read as {logits.shape[1]} classes at {logits.shape[2]:,} positions. "
+            f"{format_shape(logits.shape)} are read as {counted(logits.shape[1], 'class', 'classes')} at "
+            f"{counted(logits.shape[2], 'position')}. "
             f"{outcome} Flattening turns the logits into {format_shape(logits_flat.shape)}, one row of scores per "
             f"position, and the targets {format_shape(targets.shape)} into {format_shape(targets_flat.shape)}, "
             f"one correct token id per row, giving the loss {_fmt(correct_loss)}."
@@ -213,9 +228,10 @@ def _log_of_softmax(w: Walkthrough) -> BugResult:
     extreme = logits * EXTREME_SCALE
     index = w.batch.targets.flatten()[:LOG_SOFTMAX_POSITIONS].unsqueeze(-1)  # (N, 1)
     positions = "" if logits.shape[0] == w.batch.targets.numel() else f" (the batch's first {logits.shape[0]} positions)"
-    probas = torch.softmax(extreme, dim=-1)
-    naive = torch.log(probas)
     stable = torch.log_softmax(extreme, dim=-1)
+    probas = torch.softmax(extreme, dim=-1)
+    del extreme
+    naive = torch.log(probas)
     naive_targets = naive.gather(-1, index).squeeze(-1)
     stable_targets = stable.gather(-1, index).squeeze(-1)
     loss = -naive_targets.mean().item()

@@ -9,7 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from tutor.settings import Settings
+from tutor.formatting import safe_to_draw
+from tutor.settings import MAX_POSITIONS_ENV, Settings, max_positions, parse_max_positions
 from tutor.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, describe, read_text_file
 
 PROG = "loss-tutor"
@@ -48,6 +49,11 @@ def _add_walkthrough_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, metavar="N", help=f"seed for shuffling the windows (default {defaults.seed})")
     group.add_argument("--shuffle", action="store_true", default=None, help="shuffle the windows, as when training")
     group.add_argument("--batch", type=int, metavar="N", help=f"which batch to show, from 0 (default {defaults.batch_index})")
+    group.add_argument(
+        "--max-positions", type=int, metavar="N",
+        help=f"refuse batches with more than N positions (batch size × context length); lowers the built-in "
+        f"limit, as ${MAX_POSITIONS_ENV} does",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +94,19 @@ def settings_given(args: argparse.Namespace) -> dict:
     return {name: value for name, value in given.items() if value is not None}
 
 
+def apply_position_limit(args: argparse.Namespace) -> None:
+    """Check --max-positions (or $LOSS_TUTOR_MAX_POSITIONS) and put it in the environment, where every check
+    of the settings reads it: this process's and those of the processes it starts."""
+    try:
+        if args.max_positions is not None:
+            os.environ[MAX_POSITIONS_ENV] = str(parse_max_positions(args.max_positions, "--max-positions"))
+        max_positions()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def settings_from(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    apply_position_limit(args)
     settings = Settings.from_dict({**(base or Settings()).to_dict(), **settings_given(args)})
     try:
         settings.validate()
@@ -159,9 +177,24 @@ def build_app(args: argparse.Namespace):
     )
 
 
+STANDARD_STREAMS = (sys.__stdin__, sys.__stdout__, sys.__stderr__)  # as Textual uses them
+
+
+def require_terminal() -> None:
+    """The app reads keys from stdin, draws on stderr (Textual's choice) and takes its size from stdout: all
+    three must be a terminal. Without one on stdin it would spin on input that never comes; with stdout in a
+    file it would draw at 80x24 over the terminal; with stderr in a file it would draw into the file."""
+    for name, stream in zip(("standard input", "standard output", "standard error"), STANDARD_STREAMS):
+        if stream is None or not stream.isatty():
+            raise UsageError(f"the app needs a terminal, and {name} is not one; --plain or --json print text instead")
+
+
 def run_app(args: argparse.Namespace) -> int:
+    require_terminal()
     app = build_app(args)
     app.run()
+    if app.ended_by_signal is not None:  # it quit cleanly; say why, as the shell would have
+        return 128 + app.ended_by_signal
     return app.return_code or 0
 
 
@@ -195,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_report(args)
         return run_app(args)
     except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {safe_to_draw(str(error))}", file=sys.stderr)  # may name a file
         return 2
+    except MemoryError as error:  # computing's says which batch ran out and what to try (walkthrough.OutOfMemory)
+        print(f"{PROG}: error: {error or 'out of memory'}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # `loss-tutor --plain | head` closed the pipe early; that is not an error
         sys.stderr.close()

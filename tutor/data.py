@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from tutor.formatting import counted
 from tutor.settings import MODEL_CONTEXT_LENGTH, check_window_settings, tokens_needed
 from tutor.tokenizer import END_OF_TEXT, get_tokenizer
 
@@ -49,7 +50,7 @@ def check_enough_tokens(num_tokens: int, *, batch_size: int, context_length: int
     if num_tokens < needed:
         what = "one window" if windows_wanted == 1 else f"a batch of {batch_size} windows"
         raise ValueError(
-            f"the text is too short: it has {num_tokens} tokens, and {what} of context length "
+            f"the text is too short: it has {counted(num_tokens, 'token')}, and {what} of context length "
             f"{context_length} (stride {stride}) needs at least {needed} — each input needs one more "
             "token after it to be its target"
         )
@@ -79,6 +80,33 @@ def create_dataloader(
         drop_last=drop_last,
         seed=seed,
     )
+
+
+def batch_window_indices(window_count: int, *, batch_size: int, batch_index: int, shuffle: bool, seed: int) -> list[int]:
+    """The windows batch `batch_index` holds, in the order `dataloader_from_ids(..., drop_last=True)` yields
+    them, found without making the windows or the batches before it.
+
+    Unshuffled, batch N is windows N*B to N*B+B-1. Shuffled, the DataLoader's iterator first draws one number
+    from the generator (the base seed for its workers), then `RandomSampler` draws one permutation of all
+    windows, which `BatchSampler` cuts into batches of B."""
+    first = batch_index * batch_size
+    if not 0 <= first <= window_count - batch_size:
+        raise IndexError(
+            f"batch {batch_index} of {counted(batch_size, 'window')} is beyond the {counted(window_count, 'window')}"
+        )
+    if not shuffle:
+        return list(range(first, first + batch_size))
+    generator = torch.Generator().manual_seed(seed)
+    torch.empty((), dtype=torch.int64).random_(generator=generator)
+    return torch.randperm(window_count, generator=generator)[first : first + batch_size].tolist()
+
+
+def windows_at(token_ids: list[int], indices: list[int], *, context_length: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The input and target windows at these indices, stacked as a batch: (len(indices), context_length) each."""
+    starts = [index * stride for index in indices]
+    inputs = torch.tensor([token_ids[start : start + context_length] for start in starts], dtype=torch.int64)
+    targets = torch.tensor([token_ids[start + 1 : start + context_length + 1] for start in starts], dtype=torch.int64)
+    return inputs, targets
 
 
 def dataloader_from_ids(

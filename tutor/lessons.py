@@ -1,5 +1,6 @@
 """Lessons are Markdown files with YAML front matter, read from `lessons/` (or a folder an instructor
 names). A broken file becomes a `LessonProblem` naming the file and line; the other lessons still load.
+A file over MAX_LESSON_BYTES, or one that is not a regular file, is such a problem, and is not read.
 
 Front matter fields:
     id, title          required
@@ -9,14 +10,19 @@ Front matter fields:
     code               the PyTorch code of this step, run for real by the tests
     checks             predict-then-reveal questions whose answers are live values: a list of
                        mappings with id, question, kind, answer, tolerance, choices, hints, explanation
-The body may name live values as {{ name }} or {{ name:.3f }}; they are filled in from this run. So may a
-check's question, hints and explanation, but only the explanation (shown after answering) its own answer.
+The body may name live values as {{ name }} or {{ name:.3f }}; they are filled in from this run. A count may
+carry its noun, singular and plural, as {{ batch_size:row/rows }}: "1 row", "2 rows". So may a check's
+question, hints and explanation, but only the explanation (shown after answering) its own answer.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
+from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +30,7 @@ import yaml
 
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it: 10× faster
 
+from tutor.formatting import safe_to_draw
 from tutor.report import TENSOR_NAMES, VALUE_NAMES
 
 STAGES = ("overview", "tokens", "forward", "probabilities", "log_probs", "loss", "perplexity", "recap", "bug_lab", "heatmap")
@@ -31,8 +38,16 @@ PANES = ("explanation", "code", "tensors", "tokens", "heatmap", "bug_lab")
 CHECK_KINDS = ("number", "shape", "choice")
 FIELDS = ("id", "title", "stage", "panes", "tensors", "code", "checks")
 CHECK_FIELDS = ("id", "question", "kind", "answer", "tolerance", "choices", "hints", "explanation")
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*([^}]*?))?\s*\}\}")
+# The format after `:` runs to the `}}` and is stripped after matching. No braces inside and no two
+# repeats next to each other that could take the same characters: the search never backtracks far, so
+# it stays linear in the text (`\s*([^}]*?)\s*` took cubic time on `{{ a:` and a run of spaces).
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::([^{}]*))?\}\}")
 PENDING = "…"
+NO_LESSON_FILES = "no lesson files (*.md) in this folder"
+MAX_LESSON_BYTES = 100_000  # 40 times the longest shipped lesson; a bigger one is refused unread
+NOUN = re.compile(r"[A-Za-z]+(?:[ -][A-Za-z]+)*")  # a noun of a placeholder's `row/rows`
+MAX_FORMAT_NUMBER = 50  # the widest width or precision a placeholder's number format may ask for
+MAX_CODE_CHARS = 10_000  # a lesson's code is a few lines of PyTorch; the longest shipped is 318
 
 
 def builtin_lessons_dir() -> Path:
@@ -83,6 +98,11 @@ class LessonSet:
     lessons: tuple[Lesson, ...]
     problems: tuple[LessonProblem, ...] = field(default=())
 
+    @property
+    def folder_is_empty(self) -> bool:
+        """No lesson file at all, as opposed to lesson files that all have problems."""
+        return not self.lessons and any(problem.message == NO_LESSON_FILES for problem in self.problems)
+
     def index_of(self, lesson_id: str) -> int | None:
         for index, lesson in enumerate(self.lessons):
             if lesson.id == lesson_id:
@@ -111,7 +131,7 @@ def load_lessons(folder: Path | None = None) -> LessonSet:
         taken_ids[lesson.id] = path
         lessons.append(lesson)
     if not lessons and not problems:
-        problems.append(LessonProblem(folder, None, "no lesson files (*.md) in this folder"))
+        problems.append(LessonProblem(folder, None, NO_LESSON_FILES))
     return LessonSet(tuple(lessons), tuple(problems))
 
 
@@ -135,7 +155,7 @@ def parse_lesson(path: Path, number: int = 0, taken_ids: dict[str, Path] | None 
     for key in ("id", "title"):
         if not isinstance(meta.get(key), str) or not meta[key].strip():
             raise _Invalid(f"{key!r} is required and must be text", fields.line_of(key))
-    lesson_id = meta["id"].strip()
+    lesson_id = safe_to_draw(meta["id"].strip())
     if taken_ids and lesson_id in taken_ids:
         raise _Invalid(f"id {lesson_id!r} is already used by {taken_ids[lesson_id].name}", fields.line_of("id"))
     stage = meta.get("stage", "overview")
@@ -150,7 +170,7 @@ def parse_lesson(path: Path, number: int = 0, taken_ids: dict[str, Path] | None 
         raise _Invalid("'code' must be text (use `code: |` and indent the lines)", fields.line_of("code"))
     if code.strip():
         _check_code(code, fields)
-    _check_placeholders(body, lambda offset: body_line + body[:offset].count("\n"))
+    _check_placeholders(body, _line_finder(body, body_line))
     raw_checks = [] if meta.get("checks") is None else meta["checks"]
     if not isinstance(raw_checks, list):
         raise _Invalid("'checks' must be a list of checks, each starting with `- id: …`", fields.line_of("checks"))
@@ -160,28 +180,45 @@ def parse_lesson(path: Path, number: int = 0, taken_ids: dict[str, Path] | None 
         checks.append(_parse_check(raw, item, index + 1, {check.id for check in checks}))
     return Lesson(
         id=lesson_id,
-        title=meta["title"].strip(),
+        title=safe_to_draw(meta["title"].strip()),
         number=number,
         path=path,
         stage=stage,
         panes=panes,
         tensors=tensors,
         code=code.strip("\n"),
-        body=body.strip("\n"),
+        body=safe_to_draw(body.strip("\n")),
         checks=tuple(checks),
     )
 
 
 def _read(path: Path) -> str:
+    """The file's text. Only a regular file is read (a FIFO would block), and at most MAX_LESSON_BYTES of it."""
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
         raise _Invalid(f"cannot read: {error.strerror or error}") from None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                raise _Invalid("not a regular file; a lesson must be a plain text file")
+            if status.st_size > MAX_LESSON_BYTES:
+                raise _Invalid(_too_big(status.st_size))
+            data = file.read(MAX_LESSON_BYTES + 1)  # it may have grown since
+        except OSError as error:
+            raise _Invalid(f"cannot read: {error.strerror or error}") from None
+    if len(data) > MAX_LESSON_BYTES:
+        raise _Invalid(_too_big(len(data)))
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise _Invalid(f"not UTF-8 text ({error.reason} at byte {error.start})", line) from None
+
+
+def _too_big(size: int) -> str:
+    return f"the file has {size:,} bytes; a lesson file may have at most {MAX_LESSON_BYTES:,}"
 
 
 def _split_front_matter(source: str) -> tuple[str, str, int]:
@@ -240,8 +277,17 @@ def _names(value, key: str, allowed: tuple[str, ...], fields: _Fields) -> tuple[
 
 
 def _check_code(code: str, fields: _Fields) -> None:
+    """The code must compile. Its size is bounded first, so checking a lesson costs little whatever it holds."""
+    if len(code) > MAX_CODE_CHARS:
+        raise _Invalid(
+            f"the code is {len(code):,} characters long; a lesson's code may have at most {MAX_CODE_CHARS:,}",
+            fields.line_of("code"),
+        )
     try:
         compile(code, "code", "exec")
+    except (RecursionError, MemoryError):  # nested deeper than the compiler (or its parser's stack) goes
+        raise _Invalid("the code is nested too deeply to compile; split it into simpler statements",
+                       fields.line_of("code")) from None
     except (SyntaxError, ValueError) as error:  # ValueError: a null byte
         line, code_line = fields.line_of("code"), getattr(error, "lineno", None)
         if code_line and fields.values["code"].style == "|":  # a literal block: its lines start below the `|`
@@ -250,8 +296,20 @@ def _check_code(code: str, fields: _Fields) -> None:
         raise _Invalid(f"the code does not parse: {reason} (code line {code_line or 1})", line) from None
 
 
+def _noun_forms(spec: str) -> tuple[str, str] | None:
+    """The singular and plural noun of a spec such as `row/rows` or `token id/token ids`, or None."""
+    singular, slash, plural = spec.partition("/")
+    singular, plural = singular.strip(), plural.strip()
+    if slash and NOUN.fullmatch(singular) and NOUN.fullmatch(plural):
+        return singular, plural
+    return None
+
+
 def _is_format(spec: str) -> bool:
-    """Whether `spec` formats a number: an int (`d`) or a float (`.3f`), either will do."""
+    """Whether `spec` formats a number: an int (`d`) or a float (`.3f`), either will do. Widths and
+    precisions over MAX_FORMAT_NUMBER are refused: `.99999999f` alone makes a 100 MB string."""
+    if any(len(number) > 3 or int(number) > MAX_FORMAT_NUMBER for number in re.findall(r"[0-9]+", spec)):
+        return False
     for sample in (1, 1.5):
         try:
             format(sample, spec)
@@ -261,14 +319,28 @@ def _is_format(spec: str) -> bool:
     return False
 
 
+def _spec(match: re.Match) -> str | None:
+    """The number format of a placeholder match (`.3f`), or None."""
+    spec = match.group(2)
+    return spec.strip() if spec is not None else None
+
+
+def _line_finder(text: str, first_line: int) -> Callable[[int], int]:
+    """The file line of an offset in `text`, whose first line is file line `first_line`. The line starts are
+    found once, then each offset costs a binary search (counting newlines per offset was quadratic)."""
+    line_starts = [match.end() for match in re.finditer("\n", text)]
+    return lambda offset: first_line + bisect_right(line_starts, offset)
+
+
 def _check_placeholders(text: str, line_at, where: str = "", answer: str | None = None) -> None:
     """Every {{ name }} in `text` must name a live value in a valid format, and not `answer` (a check's own)."""
     for match in PLACEHOLDER.finditer(text):
-        name, spec, line = match.group(1), match.group(2), line_at(match.start())
+        name, spec, line = match.group(1), _spec(match), line_at(match.start())
         if name not in VALUE_NAMES:
             raise _Invalid(f"{where}unknown live value {{{{ {name} }}}}; known values: {', '.join(sorted(VALUE_NAMES))}", line)
-        if spec and not _is_format(spec):
-            raise _Invalid(f"{where}bad number format {spec!r} in {{{{ {name}:{spec} }}}}", line)
+        if spec and not (_noun_forms(spec) or _is_format(spec)):
+            raise _Invalid(f"{where}bad number format {spec[:40]!r} in {{{{ {name} }}}}; use e.g. .3f (widths and "
+                           f"precisions up to {MAX_FORMAT_NUMBER}), or row/rows for a count and its noun", line)
         if name == answer:
             raise _Invalid(
                 f"{where}{{{{ {name} }}}} is this check's answer: showing it gives the answer away "
@@ -279,7 +351,7 @@ def _check_placeholders(text: str, line_at, where: str = "", answer: str | None 
 def _parse_check(raw, node: yaml.Node, number: int, taken_ids: set[str]) -> Check:
     if not isinstance(raw, dict) or not isinstance(node, yaml.MappingNode):
         raise _Invalid(f"check {number} must be a set of `key: value` lines", _line(node.start_mark))
-    check_id = str(raw.get("id") or f"check-{number}").strip()
+    check_id = safe_to_draw(str(raw.get("id") or f"check-{number}").strip())
     where = f"check {check_id!r}: "
     fields = _Fields(node, CHECK_FIELDS, where)
     if check_id in taken_ids:
@@ -318,13 +390,13 @@ def _parse_check(raw, node: yaml.Node, number: int, taken_ids: set[str]) -> Chec
     _check_placeholders(explanation, lambda offset: explanation_line, f"{where}explanation: ")
     return Check(
         id=check_id,
-        question=raw["question"].strip(),
+        question=safe_to_draw(raw["question"].strip()),
         kind=kind,
         answer=answer,
         tolerance=float(tolerance),
-        choices=tuple(str(choice) for choice in choices),
-        hints=tuple(hints),
-        explanation=explanation.strip(),
+        choices=tuple(safe_to_draw(str(choice)) for choice in choices),
+        hints=tuple(safe_to_draw(hint) for hint in hints),
+        explanation=safe_to_draw(explanation.strip()),
     )
 
 
@@ -352,6 +424,11 @@ def fill_placeholders(text: str, values: dict[str, object] | None) -> str:
     def replace(match: re.Match) -> str:
         if values is None or match.group(1) not in values:
             return PENDING
-        return format_value(values[match.group(1)], match.group(2))
+        value, spec = values[match.group(1)], _spec(match)
+        nouns = _noun_forms(spec) if spec else None
+        if nouns is not None:
+            is_one = value == 1 and isinstance(value, int) and not isinstance(value, bool)
+            return safe_to_draw(f"{format_value(value)} {nouns[0] if is_one else nouns[1]}")
+        return safe_to_draw(format_value(value, spec))  # e.g. the learner's text
 
     return PLACEHOLDER.sub(replace, text)

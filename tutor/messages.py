@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from tutor.lessons import LessonSet
 from tutor.report import Report
 
 
@@ -28,4 +29,22 @@ class ComputeFailed(Message):
 
 @dataclass
 class LessonsChanged(Message):
-    """A lesson file changed on disk (with --watch)."""
+    """The lesson files were read again (a file changed, with --watch, or the palette's "Reload lessons").
+    `read_number` orders the reads: an older one that finishes late is ignored."""
+
+    lessons: LessonSet
+    read_number: int
+
+
+@dataclass
+class ProgressNotSaved(Message):
+    """Saving the learner's progress failed for the first time in this session; `reason` says why."""
+
+    reason: str
+
+
+@dataclass
+class EngineReplaced(Message):
+    """The computing process died and a new one took its place; `notice` says so in one line."""
+
+    notice: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tutor.formatting import format_number, format_shape, visible
+from tutor.formatting import counted, format_number, format_shape, safe_to_draw, visible
 from tutor.report import Report
 
 GREEN, RED, BOLD, RESET = "\x1b[32m", "\x1b[31m", "\x1b[1m", "\x1b[0m"
@@ -35,7 +35,7 @@ def render_plain(report: Report, *, colour: bool = False) -> str:
         lines.append(view.text)
 
     lines.append(paint("loss-tutor: how a GPT model's training loss is computed", BOLD))
-    lines.append(f"text: {report.source} · {report.token_count:,} tokens · {report.window_count:,} windows")
+    lines.append(f"text: {safe_to_draw(report.source)} · {counted(report.token_count, 'token')} · {counted(report.window_count, 'window')}")
     lines.append(
         f"settings: batch size {s['batch_size']}, context length {s['context_length']}, stride {s['stride']}, "
         f"shuffle {'on' if s['shuffle'] else 'off'} (seed {s['seed']}), "

@@ -1,7 +1,8 @@
 """Resume where the learner left off: which lesson, which checks, which settings and text.
 
-Error policy: `ProgressStore.load` never raises; an unreadable file is set aside and a notice returned.
-`save`, `update` and `reset` raise only `ProgressError`, whose message the app can show as it is.
+Error policy: `ProgressStore.load` never raises; an unreadable file (or a FIFO, a directory… in its place)
+is set aside and a notice returned. `save`, `update` and `reset` raise only `ProgressError`, whose message
+the app can show as it is. Typed text is saved whole: the text form refuses more than `MAX_TEXT_CHARS`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import fcntl
 import json
 import math
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -20,9 +22,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from tutor.texts import MAX_TEXT_CHARS, open_regular_file
+
 FORMAT_VERSION = 1
-MAX_STORED_TEXT_CHARS = 100_000
-MAX_FILE_BYTES = 4 * MAX_STORED_TEXT_CHARS + 1_000_000
+# JSON takes at most 6 bytes a character (a control character is written \u001b); the rest is small.
+MAX_FILE_BYTES = 6 * MAX_TEXT_CHARS + 1_000_000
 LOCK_TIMEOUT_SECONDS = 5.0
 
 Scalar = str | int | float | bool | None
@@ -77,8 +81,6 @@ class Progress:
         object.__setattr__(self, "lessons_seen", tuple(dict.fromkeys(self.lessons_seen)))
         object.__setattr__(self, "checks_answered", MappingProxyType(dict(self.checks_answered)))
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
-        if self.text is not None:
-            object.__setattr__(self, "text", self.text[:MAX_STORED_TEXT_CHARS])
 
     def with_lesson(self, lesson_id: str) -> Progress:
         return replace(self, current_lesson=lesson_id, lessons_seen=(*self.lessons_seen, lesson_id))
@@ -91,7 +93,7 @@ class Progress:
         return replace(self, settings={**self.settings, **changes})
 
     def with_text(self, text: str | None = None, path: str | None = None) -> Progress:
-        """Remember typed text or a file path (replacing both; the text is capped)."""
+        """Remember typed text or a file path (replacing both; the text is kept whole)."""
         return replace(self, text=text, text_path=path)
 
     def to_json(self) -> str:
@@ -162,7 +164,7 @@ class ProgressStore:
                 raise ProgressError(f"could not delete your saved progress ({self.path}): {_reason(error)}") from None
 
     def _read(self) -> Progress:
-        with self.path.open("rb") as file:
+        with open_regular_file(self.path) as file:
             data = file.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise ValueError(f"larger than {MAX_FILE_BYTES:,} bytes")
@@ -190,10 +192,13 @@ class ProgressStore:
         """Hold an exclusive flock on the lock file (not on progress.json, which os.replace swaps out)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            # O_NONBLOCK: opening a FIFO or a device put in its place must not wait.
+            descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
         except OSError as error:
             raise ProgressError(f"could not {action} ({self.path}): {_reason(error)}") from None
         try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise ProgressError(f"could not {action}: {self.lock_path} is not a regular file; remove it")
             self._wait_for_lock(descriptor, action)
             yield
         finally:

@@ -49,8 +49,9 @@ async def _render(directory: Path, size: tuple[int, int], settings: Settings, lo
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
         await settle(pilot)
+        lesson_screen = app.screen_stack[0]  # the app's first screen
         for index, lesson in enumerate(app.lessons.lessons):
-            app.screen.go_to(index)
+            lesson_screen.go_to(index)
             await settle(pilot)
             path = directory / f"{index:02d}-{lesson.id}.svg"
             path.write_text(app.export_screenshot(title=f"lesson {index}: {lesson.title}"), encoding="utf-8")
@@ -68,6 +69,11 @@ def render_screenshots(
     loaded_text: LoadedText,
     lessons_dir: Path | None = None,
 ) -> list[Path]:
+    from tutor.app import MIN_HEIGHT, MIN_WIDTH
+
+    width, height = size
+    if width < MIN_WIDTH or height < MIN_HEIGHT:
+        raise ValueError(f"--size {width}x{height} is smaller than the tutor's minimum, {MIN_WIDTH}x{MIN_HEIGHT}")
     make_deterministic()
     try:
         directory.mkdir(parents=True, exist_ok=True)

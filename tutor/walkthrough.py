@@ -5,22 +5,35 @@
 
 Every number the tutor shows comes from one `Walkthrough`. Stages are small frozen dataclasses so
 that a screen, the `--plain` report and the tests all read the same values.
+
+Memory: the logits are one (B, T, vocab) tensor, 411 MB at (8, 256). Nothing else that wide is made
+unless asked for: the per-position values (`per_position`) are computed one batch row at a time, and
+the full `probas` and `log_probas` tensors, which the book's code makes, are made only when something
+reads them (a lesson's code check, the tests).
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
-from dataclasses import dataclass
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cache, cached_property
-from itertools import islice
 
 import torch
 import torch.nn as nn
 
-from tutor.data import dataloader_from_ids, tokenize
+from tutor.data import batch_window_indices, check_enough_tokens, tokenize, windows_at
 from tutor.model import GPTModel
-from tutor.settings import Settings
+from tutor.settings import Settings, count_windows
 from tutor.tokenizer import decode
+
+TOP_K = 10  # candidates kept per position
+# Positions whose vocabulary-wide values are computed together: one chunk's probabilities (25 MB) are the
+# only such copy alive besides the logits. Up to this many positions nn.CrossEntropyLoss is the book's single
+# call on all flattened logits; beyond, it runs over chunks (its internal log_softmax copies what it is given).
+CHUNK_POSITIONS = 32
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,32 @@ class Forward:
 
 @dataclass(frozen=True)
 class Probabilities:
-    probas: torch.Tensor  # (B, T, vocab), softmax over the last dimension: each row sums to 1
+    """softmax over the last dimension of the logits: each position's probabilities sum to 1."""
+
+    logits: torch.Tensor = field(repr=False)
+
+    @cached_property
+    def probas(self) -> torch.Tensor:
+        """(B, T, vocab), as the book computes it. As big as the logits: made only when read."""
+        return torch.softmax(self.logits, dim=-1)
+
+    def at(self, rows: list[int], positions: list[int]) -> torch.Tensor:
+        """(len(rows), len(positions), vocab): `probas[rows][:, positions]`, computed for those positions only."""
+        index_rows = torch.tensor(rows, dtype=torch.int64).unsqueeze(-1)
+        index_positions = torch.tensor(positions, dtype=torch.int64)
+        return torch.softmax(self.logits[index_rows, index_positions], dim=-1)
+
+
+@dataclass(frozen=True)
+class PerPosition:
+    """What the report shows at each position, computed from one batch row's probabilities at a time."""
+
+    predicted_ids: torch.Tensor  # (B, T) argmax of each position's probabilities
+    target_probs: torch.Tensor  # (B, T): the probability the model gave each correct next token
+    target_log_probs: torch.Tensor  # (B, T): its natural log
+    target_ranks: torch.Tensor  # (B, T) int32: 1 + how many tokens had a higher probability than the target
+    top_probs: torch.Tensor  # (B, T, TOP_K), highest first
+    top_ids: torch.Tensor  # (B, T, TOP_K)
 
 
 @dataclass(frozen=True)
@@ -57,9 +95,14 @@ class Predictions:
 
 @dataclass(frozen=True)
 class TargetLogProbs:
-    log_probas: torch.Tensor  # (B, T, vocab)
     target_probs: torch.Tensor  # (B, T): the probability the model gave each correct next token
     target_log_probs: torch.Tensor  # (B, T): its natural log
+    probabilities: Probabilities = field(repr=False)
+
+    @cached_property
+    def log_probas(self) -> torch.Tensor:
+        """(B, T, vocab), `torch.log(probas)` as in the book. Made only when read."""
+        return torch.log(self.probabilities.probas)
 
 
 @dataclass(frozen=True)
@@ -82,11 +125,87 @@ class Perplexity:
 
 
 @cache
+def give_freed_blocks_back() -> None:
+    """Make glibc's malloc hand every freed block of 1 MiB or more straight back to the system.
+
+    By default it raises that threshold each time such a block is freed (up to 32 MiB) and keeps later ones in
+    its heap: the forward pass's activations, freed before the logits are made, then stay counted in the
+    process's memory (about 165 MB at (8, 256)). A C library without `mallopt` is left as it is."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_mmap_threshold = -3  # from <malloc.h>
+    mallopt(ctypes.c_int(m_mmap_threshold), ctypes.c_int(1 << 20))
+
+
+@cache
 def default_model() -> GPTModel:
     """The tutor's model: seed 42, GPT-2 124M config, eval mode — loaded once per process."""
     from tutor.weights import load_tutor_model
 
     return load_tutor_model()
+
+
+def cross_entropy(logits_flat: torch.Tensor, targets_flat: torch.Tensor, prepare=None) -> torch.Tensor:
+    """`nn.CrossEntropyLoss()(prepare(logits_flat), targets_flat)`, `prepare` applied row by row (or not at all).
+
+    Up to CHUNK_POSITIONS positions this is exactly that call. Beyond, it is the same loss summed over
+    chunks of positions (reduction="sum") and divided by their count, which is mathematically the same
+    (the last digit may round differently) and never copies more than one chunk of logits at a time."""
+    positions = logits_flat.shape[0]
+    prepare = prepare or (lambda chunk: chunk)
+    if positions <= CHUNK_POSITIONS:
+        return nn.CrossEntropyLoss()(prepare(logits_flat), targets_flat)
+    summed = nn.CrossEntropyLoss(reduction="sum")
+    total = sum(  # added up in float64, so that the chunks' sums lose nothing more to rounding
+        summed(prepare(logits_flat[start : start + CHUNK_POSITIONS]), targets_flat[start : start + CHUNK_POSITIONS])
+        .double()
+        for start in range(0, positions, CHUNK_POSITIONS)
+    )
+    return (total / positions).to(logits_flat.dtype)
+
+
+class OutOfMemory(MemoryError):
+    """Computing a batch ran out of memory. The message says which batch, and what to try."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Python's MemoryError, or PyTorch's CPU allocator failing (a RuntimeError)."""
+    return isinstance(error, MemoryError) or (
+        isinstance(error, RuntimeError) and "DefaultCPUAllocator: can't allocate memory" in str(error)
+    )
+
+
+def _allocation_failed(error: BaseException) -> str:
+    if isinstance(error, OutOfMemory):
+        return str(error)
+    tried = re.search(r"tried to allocate (\d+) bytes", str(error))
+    if tried:
+        size = int(tried.group(1))
+        return f"PyTorch could not allocate {size / 2**20:,.1f} MiB"
+    return str(error) or "Python could not allocate memory"
+
+
+@contextmanager
+def out_of_memory_reported(settings: Settings):
+    """Turn running out of memory inside the block into one `OutOfMemory` with a clear message."""
+    try:
+        yield
+        return
+    except OutOfMemory:
+        raise
+    except (MemoryError, RuntimeError) as error:
+        from tutor.weights import ModelOutOfMemory  # imported already: the model loads inside this block
+
+        if not is_out_of_memory(error) or isinstance(error, ModelOutOfMemory):  # the weights' says it all
+            raise
+        reason = _allocation_failed(error)
+    # Raised outside the handler, so it holds no reference to the failed frames and their tensors.
+    raise OutOfMemory(
+        f"out of memory computing a ({settings.batch_size}, {settings.context_length}) batch: {reason}; "
+        "try a smaller batch size or context length"
+    )
 
 
 class Walkthrough:
@@ -110,26 +229,26 @@ class Walkthrough:
 
     @cached_property
     def batch(self) -> Batch:
-        s = self.settings
-        loader = dataloader_from_ids(
-            self.token_ids,
-            batch_size=s.batch_size,
-            context_length=s.context_length,
-            stride=s.stride,
-            shuffle=s.shuffle,
-            drop_last=True,
-            seed=s.seed,
+        """The batch a DataLoader over the book's GPTDatasetV1 (drop_last, the seed's generator) would give
+        as number `batch_index`, picked directly: no other window or batch is made."""
+        s, token_ids = self.settings, self.token_ids
+        check_enough_tokens(
+            len(token_ids), batch_size=s.batch_size, context_length=s.context_length, stride=s.stride, drop_last=True
         )
-        batch_count = len(loader)
+        window_count = count_windows(len(token_ids), s.context_length, s.stride)
+        batch_count = window_count // s.batch_size
         if s.batch_index >= batch_count:
             raise ValueError(
                 f"batch number {s.batch_index} does not exist: this text makes {batch_count} "
                 f"batch{'es' if batch_count != 1 else ''} (numbered 0 to {batch_count - 1})"
             )
-        inputs, targets = next(islice(iter(loader), s.batch_index, None))
+        indices = batch_window_indices(
+            window_count, batch_size=s.batch_size, batch_index=s.batch_index, shuffle=s.shuffle, seed=s.seed
+        )
+        inputs, targets = windows_at(token_ids, indices, context_length=s.context_length, stride=s.stride)
         return Batch(
-            token_count=len(self.token_ids),
-            window_count=len(loader.dataset),
+            token_count=len(token_ids),
+            window_count=window_count,
             batch_count=batch_count,
             batch_index=s.batch_index,
             inputs=inputs,
@@ -140,26 +259,57 @@ class Walkthrough:
 
     @cached_property
     def forward(self) -> Forward:
+        give_freed_blocks_back()
         with torch.no_grad():
             logits = self.model(self.batch.inputs)  # (B, T, vocab)
         return Forward(logits=logits)
 
     @cached_property
     def probabilities(self) -> Probabilities:
-        return Probabilities(probas=torch.softmax(self.forward.logits, dim=-1))
+        return Probabilities(logits=self.forward.logits)
+
+    @cached_property
+    def per_position(self) -> PerPosition:
+        """Computed CHUNK_POSITIONS positions at a time: softmax treats each position on its own, so the values are
+        the ones the whole (B, T, vocab) `probas` would give, with a chunk's probabilities the only copy alive."""
+        logits_flat, targets_flat = self.forward.logits.flatten(0, 1), self.batch.targets.flatten()
+        columns = []
+        for start in range(0, len(targets_flat), CHUNK_POSITIONS):
+            probas = torch.softmax(logits_flat[start : start + CHUNK_POSITIONS], dim=-1)  # (chunk, vocab)
+            index = targets_flat[start : start + CHUNK_POSITIONS].unsqueeze(-1)  # (chunk, 1)
+            target_probs = probas.gather(-1, index).squeeze(-1)
+            ranks = (probas > target_probs.unsqueeze(-1)).sum(dim=-1, dtype=torch.int32) + 1
+            top_probs, top_ids = torch.topk(probas, k=TOP_K, dim=-1)
+            predicted = torch.argmax(probas, dim=-1)
+            # log(probas), then gather, as the book does; in place, as these probabilities are not needed again
+            target_log_probs = probas.log_().gather(-1, index).squeeze(-1)
+            columns.append((predicted, target_probs, target_log_probs, ranks, top_probs, top_ids))
+            del probas
+        shape = self.batch.targets.shape
+        predicted, target_probs, target_log_probs, ranks, top_probs, top_ids = (
+            torch.cat(column).view(*shape, *column[0].shape[1:]) for column in zip(*columns)
+        )
+        return PerPosition(
+            predicted_ids=predicted,
+            target_probs=target_probs,
+            target_log_probs=target_log_probs,
+            target_ranks=ranks,
+            top_probs=top_probs,
+            top_ids=top_ids,
+        )
 
     @cached_property
     def predictions(self) -> Predictions:
-        predicted_ids = torch.argmax(self.probabilities.probas, dim=-1)  # (B, T)
+        predicted_ids = self.per_position.predicted_ids
         return Predictions(predicted_ids=predicted_ids, matches=predicted_ids == self.batch.targets)
 
     @cached_property
     def target_log_probs(self) -> TargetLogProbs:
-        log_probas = torch.log(self.probabilities.probas)  # (B, T, vocab)
-        index = self.batch.targets.unsqueeze(-1)  # (B, T, 1)
-        target_log_probs = torch.gather(log_probas, dim=-1, index=index).squeeze(-1)  # (B, T)
-        target_probs = torch.gather(self.probabilities.probas, dim=-1, index=index).squeeze(-1)
-        return TargetLogProbs(log_probas=log_probas, target_probs=target_probs, target_log_probs=target_log_probs)
+        return TargetLogProbs(
+            target_probs=self.per_position.target_probs,
+            target_log_probs=self.per_position.target_log_probs,
+            probabilities=self.probabilities,
+        )
 
     @cached_property
     def loss(self) -> Loss:
@@ -167,7 +317,7 @@ class Walkthrough:
         avg_log_prob = torch.mean(target_log_probs)
         logits_flat = self.forward.logits.flatten(0, 1)  # (B*T, vocab)
         targets_flat = self.batch.targets.flatten()  # (B*T,)
-        loss_pytorch = nn.CrossEntropyLoss()(logits_flat, targets_flat)
+        loss_pytorch = cross_entropy(logits_flat, targets_flat)
         return Loss(
             per_token_loss=-target_log_probs,
             per_sequence_loss=-target_log_probs.mean(dim=1),
@@ -187,4 +337,3 @@ class Walkthrough:
             uniform_loss=math.log(vocab_size),
             uniform_perplexity=float(vocab_size),
         )
-

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widget import MountError
 from textual.widgets import Footer, Header, Static
 
+from tutor.formatting import safe_to_draw
 from tutor.lessons import Lesson
 from tutor.widgets.explanation import ExplanationPane
 from tutor.widgets.lesson_text import LessonText
@@ -131,11 +132,9 @@ class LessonScreen(Screen[None]):
     def show_lesson(self) -> None:
         lesson = self.lesson
         session = self.app.session
+        self.app.lesson_in_view = lesson.id if lesson is not None else None
         if lesson is None:
-            self.query_one("#explanation", ExplanationPane).query_one(LessonText).update(
-                "## No lessons\n\nNo lesson could be loaded; the problems are listed below."
-            )
-            self._show_problems()
+            self._show_no_lessons()
             return
         session.mark_seen(lesson.id)
         self.query_one("#pane-slot").display = any(pane != "explanation" for pane in lesson.panes)
@@ -177,7 +176,7 @@ class LessonScreen(Screen[None]):
     def _waiting_text(self) -> str:
         session = self.app.session
         if session.report is None and session.problem:
-            return f"cannot compute: {session.problem}"
+            return safe_to_draw(f"cannot compute: {session.problem}")
         return "loading the model (importing torch, reading the weights)…"
 
     def _show_problems(self) -> None:
@@ -186,12 +185,37 @@ class LessonScreen(Screen[None]):
         if session.problem:
             lines.append(f"cannot compute: {session.problem}")
         bar = self.query_one("#problem-bar", Static)
-        bar.update("\n".join(lines))
+        bar.update(safe_to_draw("\n".join(lines)))  # file names, PyTorch's words
         bar.display = bool(lines)
 
+    def _show_no_lessons(self) -> None:
+        """Not one lesson loaded (none in the folder, or every file has a problem): say so, and show nothing
+        of the lesson that was shown before."""
+        if self.app.lessons.folder_is_empty:
+            then = (" and it shows here within a second" if self.app.watch_lessons
+                    else ", then choose Reload lessons in the palette (ctrl+p)")
+            text = f"## No lessons\n\nThere are no lesson files (`*.md`) in the lessons folder. Add one{then}."
+        else:
+            text = "## No lessons\n\nNo lesson could be loaded; the problems are listed below."
+        self.title = "loss-tutor · no lessons"
+        explanation = self.query_one(ExplanationPane)
+        explanation.border_title = "no lessons"
+        explanation.border_subtitle = None
+        explanation.query_one(LessonText).update(text)
+        explanation.focus()  # the check's answer and the panes, which may have had it, are hidden
+        for check_panel in self.query("#check-panel"):
+            check_panel.display = False
+        self.query_one("#pane-slot").display = False
+        for lesson_list in self.query("#lesson-list"):
+            lesson_list.clear_options()
+        self._show_problems()
+
     def lessons_changed(self) -> None:
-        count = len(self.app.lessons.lessons)
-        self.index = min(self.index, max(count - 1, 0))
+        """The lesson files were read again: stay on the lesson in view if it is still there."""
+        lessons = self.app.lessons
+        shown = self.app.lesson_in_view
+        found = lessons.index_of(shown) if shown is not None else None
+        self.index = found if found is not None else min(self.index, max(len(lessons.lessons) - 1, 0))
         self.show_lesson()
 
     # ----- actions --------------------------------------------------------------------------------

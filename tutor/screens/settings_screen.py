@@ -11,8 +11,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Input, Label, Static, Switch
 
+from tutor.formatting import counted, safe_to_draw
 from tutor.screens.computing_form import ComputingForm
-from tutor.settings import MODEL_CONTEXT_LENGTH, Settings, count_windows, tokens_needed
+from tutor.settings import MODEL_CONTEXT_LENGTH, Settings, check_positions, count_windows, tokens_needed
+from tutor.widgets.visible_controls import ControlPictures
 
 FIELDS = {
     "batch_size": ("Batch size", "rows in a batch, 1 or more"),
@@ -52,11 +54,16 @@ def field_errors(values: dict[str, str], shuffle: bool, token_count: int | None)
     if errors:
         return None, errors
     settings = Settings(shuffle=shuffle, **numbers)
+    try:
+        check_positions(settings.batch_size, settings.context_length)
+    except ValueError as error:
+        errors["batch_size"] = str(error)
+        return None, errors
     if token_count is not None:
         needed = tokens_needed(settings.context_length, settings.stride, settings.batch_size)
         if token_count < needed:
             errors["context_length"] = (
-                f"your text has {token_count} tokens; a batch of {settings.batch_size} windows of "
+                f"your text has {counted(token_count, 'token')}; a batch of {counted(settings.batch_size, 'window')} of "
                 f"{settings.context_length} with stride {settings.stride} needs {needed}"
             )
             return None, errors
@@ -80,7 +87,10 @@ class SettingsScreen(ComputingForm):
             for name, (label, hint) in FIELDS.items():
                 with Horizontal(classes="field"):
                     yield Label(label, classes="field-label")
-                    yield Input(str(getattr(settings, name)), id=f"field-{name}", placeholder=hint, classes="field-input")
+                    yield Input(
+                        str(getattr(settings, name)), id=f"field-{name}", placeholder=hint, classes="field-input",
+                        highlighter=ControlPictures(),  # a paste may hold anything
+                    )
                 yield Static(id=f"error-{name}", classes="field-error", markup=False)
             with Horizontal(classes="field"):
                 yield Label("Shuffle", classes="field-label")
@@ -112,4 +122,6 @@ class SettingsScreen(ComputingForm):
         self.submit(settings=settings)
 
     def refused(self, problem: str) -> None:
-        self.query_one("#form-status", Static).update(f"Not applied: {problem}. The last good settings stay in force.")
+        self.query_one("#form-status", Static).update(
+            safe_to_draw(f"Not applied: {problem}. The last good settings stay in force.")
+        )

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
+from tutor.formatting import CONTROL_CHARACTERS, safe_to_draw
 from tutor.screens.computing_form import ComputingForm
 from tutor.texts import LoadedText, TextError, describe, read_text_file, text_from_string
+from tutor.widgets.visible_controls import ControlPictures
 
-EDITABLE_CHARS = 100_000
+
+class TextEditor(TextArea):
+    """The learner's text as it is: the document keeps every character (the model reads them all), and each
+    control character is drawn as one visible character (␛), so the cursor, which counts characters, stays
+    on what is drawn. (Textual lays a line out as if those took no cell: a line full of them wraps late.)"""
+
+    def get_line(self, line_index: int) -> Text:
+        return Text(safe_to_draw(self.document.get_line(line_index), one_cell=True), end="", no_wrap=True)
 
 
 class TextScreen(ComputingForm):
@@ -23,14 +33,18 @@ class TextScreen(ComputingForm):
     def compose(self) -> ComposeResult:
         session = self.app.session
         with Vertical(id="text-form", classes="form"):
-            yield Static(f"Your text — now: {session.source}", classes="form-title", markup=False)
-            yield Static("Edit below, then ctrl+s to use it:", classes="form-hint")
-            editable = session.text.text[:EDITABLE_CHARS]
-            yield TextArea(editable, id="text-editor", soft_wrap=True, show_line_numbers=False)
+            yield Static(safe_to_draw(f"Your text — now: {session.source}"), classes="form-title", markup=False)
+            editable = session.text.text  # whole: no text in use is longer than the form accepts (MAX_TEXT_CHARS)
+            controls = " (control characters show as ␛ and stay in it)" if CONTROL_CHARACTERS.search(editable) else ""
+            yield Static(f"Edit below, then ctrl+s to use it{controls}:", classes="form-hint")
+            yield TextEditor(editable, id="text-editor", soft_wrap=True, show_line_numbers=False)
             yield Static(id="error-text", classes="field-error", markup=False)
             with Horizontal(classes="field"):
                 yield Label("Or open a file", classes="field-label")
-                yield Input(session.text_path or "", placeholder="path to a UTF-8 text file, then enter", id="field-path")
+                yield Input(
+                    session.text_path or "", placeholder="path to a UTF-8 text file, then enter", id="field-path",
+                    highlighter=ControlPictures(),
+                )
             yield Static(id="error-path", classes="field-error", markup=False)
             yield Static(id="form-status", classes="form-status", markup=False)
         yield Footer()
@@ -39,11 +53,11 @@ class TextScreen(ComputingForm):
         self.query_one(TextArea).focus()
 
     def _status(self, text: str) -> None:
-        self.query_one("#form-status", Static).update(text)
+        self.query_one("#form-status", Static).update(safe_to_draw(text))  # may hold a file name
 
     def _errors(self, text: str = "", path: str = "") -> None:
-        self.query_one("#error-text", Static).update(text)
-        self.query_one("#error-path", Static).update(path)
+        self.query_one("#error-text", Static).update(safe_to_draw(text))
+        self.query_one("#error-path", Static).update(safe_to_draw(path))
 
     def action_use_typed(self) -> None:
         try:

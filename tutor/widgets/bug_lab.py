@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import SelectionList, Static
 
-from tutor.formatting import format_number
+from tutor.formatting import format_number, safe_to_draw
 from tutor.report import BugResult, Report
 
 
@@ -55,7 +55,7 @@ class BugLabPane(Vertical):
             text.append(f"buggy:   {result.code}\n")
             text.append(f"correct: {result.correct_code}\n")
             if result.error:
-                text.append(f"PyTorch raised: {result.error}\n", style="bold")
+                text.append(f"PyTorch raised: {safe_to_draw(result.error)}\n", style="bold")
             if result.loss is not None:
                 text.append(f"loss with the mistake: {format_number(result.loss)}   correct: {format_number(result.correct_loss)}\n", style="bold")
             for name, value in result.details.items():

@@ -11,8 +11,10 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from tutor.checks import grade
+from tutor.formatting import safe_to_draw
 from tutor.lessons import Check, Lesson, fill_placeholders
 from tutor.widgets.steady_static import SteadyStatic
+from tutor.widgets.visible_controls import ControlPictures
 
 
 @dataclass
@@ -45,7 +47,7 @@ class CheckPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield SteadyStatic(id="check-question")
-        yield Input(id="check-answer", classes="answer")
+        yield Input(id="check-answer", classes="answer", highlighter=ControlPictures())
         yield SteadyStatic(id="check-hints")
         yield SteadyStatic(id="check-feedback")
 
@@ -91,7 +93,7 @@ class CheckPanel(Vertical):
         if self.check and self.hints_shown < len(self.check.hints):
             hint_lines.append(f"(h: hint {self.hints_shown + 1} of {len(self.check.hints)})")
         self.query_one("#check-hints", Static).update(Text("\n".join(hint_lines)))
-        self.query_one("#check-feedback", Static).update(Text(self.feedback))
+        self.query_one("#check-feedback", Static).update(Text(safe_to_draw(self.feedback)))  # may quote the answer
 
     def next_hint(self) -> None:
         if self.check and self.hints_shown < len(self.check.hints):

@@ -6,6 +6,8 @@ from rich.syntax import Syntax
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
+from tutor.formatting import safe_to_draw
+
 
 class CodePane(ScrollableContainer):
     def compose(self):
@@ -17,5 +19,5 @@ class CodePane(ScrollableContainer):
             return
         theme = "monokai" if dark else "default"
         self.query_one("#code-text", Static).update(
-            Syntax(code, "python", theme=theme, background_color="default", word_wrap=False)
+            Syntax(safe_to_draw(code), "python", theme=theme, background_color="default", word_wrap=False)
         )

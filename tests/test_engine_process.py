@@ -1,0 +1,275 @@
+"""The engine's child process: what it imports, how it ends, and that it never outlives its app.
+
+Each test starts real child processes (each imports torch: a second or more apiece), so there are few."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from report_fixture import assert_reports_close
+
+import tutor
+from tutor.engine import (
+    TIME_BUDGET_MIN_S,
+    EngineClosed,
+    EngineDied,
+    EngineTimedOut,
+    InProcessEngine,
+    ProcessEngine,
+    Request,
+    time_budget,
+)
+from tutor.settings import Settings
+from tutor.texts import sample_text
+from tutor.weights import cache_dir
+
+PACKAGE_ROOT = str(Path(tutor.__file__).resolve().parent.parent)
+SMALL = Request(text=sample_text(), settings=Settings(), source="story.txt")
+# A slow request: an (8, 256) forward pass takes seconds.
+SLOW = Request(text=sample_text(), settings=Settings(batch_size=8, context_length=256, stride=256), source="story.txt")
+LIVENESS_BOUND_S = 10.0  # how long a test waits for a process to end before calling it stuck
+
+
+def process_state(pid: int) -> tuple[str, float] | None:
+    """(state letter, CPU seconds used) of a live process; None once it is gone (or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    state, user_ticks, system_ticks = fields[0], int(fields[11]), int(fields[12])
+    if state in ("Z", "X"):
+        return None
+    return state, (user_ticks + system_ticks) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_gone(pid: int) -> float | None:
+    """Wait (up to the liveness bound) for `pid` to end. Returns the last CPU time it was seen with, or
+    None if it was still running at the bound."""
+    cpu = 0.0
+    stop = time.monotonic() + LIVENESS_BOUND_S
+    while time.monotonic() < stop:
+        state = process_state(pid)
+        if state is None:
+            return cpu
+        cpu = state[1]
+        time.sleep(0.02)
+    return None
+
+
+def pipe_inodes(pid: int) -> set[str]:
+    """The pipes `pid` holds open, as /proc names them: "pipe:[1234]"."""
+    folder = f"/proc/{pid}/fd"
+    links = set()
+    for fd in os.listdir(folder):
+        try:
+            links.add(os.readlink(f"{folder}/{fd}"))
+        except FileNotFoundError:
+            pass
+    return {link for link in links if link.startswith("pipe:")}
+
+
+def pipe_name(fd: int) -> str:
+    return f"pipe:[{os.fstat(fd).st_ino}]"
+
+
+# ----- nothing from the current folder -----------------------------------------------------------------
+
+
+def test_the_engine_imports_nothing_from_the_current_folder_or_pythonpath(tmp_path, monkeypatch):
+    """A folder with a torch.py, a pickle.py, a sitecustomize.py and a tutor package, each of which leaves a
+    marker file when imported; the tutor is started there, with PYTHONPATH naming it too."""
+    poisoned, markers, home = tmp_path / "poisoned", tmp_path / "markers", tmp_path / "home"
+    for folder in (poisoned / "tutor", markers, home):
+        folder.mkdir(parents=True)
+    for module, path in {
+        "torch": "torch.py",
+        "pickle": "pickle.py",
+        "sitecustomize": "sitecustomize.py",
+        "tutor": "tutor/__init__.py",
+        "tutor.engine": "tutor/engine.py",
+    }.items():
+        (poisoned / path).write_text(f"open({str(markers / module)!r}, 'w').close()\n", encoding="utf-8")
+    warm_cache = cache_dir()
+    monkeypatch.chdir(poisoned)
+    monkeypatch.setenv("PYTHONPATH", f"{poisoned}{os.pathsep}")  # the empty entry means "the current folder"
+    # What the tutor needs from the environment still arrives: the weights come from this cache, not ~/.cache.
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("LOSS_TUTOR_CACHE_DIR", str(warm_cache))
+
+    engine = ProcessEngine()
+    try:
+        outcome = engine.compute(SMALL)
+    except Exception as error:  # the markers are the finding; the failure is reported after them
+        outcome = error
+    finally:
+        engine.close()
+
+    assert sorted(os.listdir(markers)) == []
+    assert not isinstance(outcome, Exception), outcome
+    expected = InProcessEngine().compute(SMALL)
+    assert_reports_close(outcome, expected)  # a forward pass in another process: floats within rounding
+    assert outcome.loss_manual == pytest.approx(expected.loss_manual, rel=1e-5)
+    assert not (home / ".cache").exists()  # LOSS_TUTOR_CACHE_DIR reached the child
+
+
+# ----- a child that dies, hangs or is stopped -----------------------------------------------------------
+
+
+def test_a_killed_child_is_told_apart_from_a_failed_computation():
+    engines = []
+    # Started by a thread that ends at once (as the app's workers do): the child must not go with it.
+    starter = threading.Thread(target=lambda: engines.append(ProcessEngine()))
+    starter.start()
+    starter.join()
+    engine = engines[0]
+    try:
+        assert engine.compute(SMALL).batch_size == 2
+
+        outcome = []
+
+        def compute_slowly():
+            try:
+                outcome.append(engine.compute(SLOW))
+            except Exception as error:
+                outcome.append(error)
+
+        computing = threading.Thread(target=compute_slowly)
+        computing.start()
+        while not engine.busy:
+            time.sleep(0.005)
+        os.kill(engine.pid, signal.SIGKILL)  # as the out-of-memory killer does
+        computing.join(timeout=60)
+        assert not computing.is_alive()
+        (died,) = outcome
+        assert isinstance(died, EngineDied)
+        assert died.returncode == -signal.SIGKILL
+        assert str(died) == (
+            "the computing process was killed by signal 9 (SIGKILL), which often means the machine ran out of memory"
+        )
+        with pytest.raises(EngineClosed):  # it answers at once from now on, never hangs
+            engine.compute(SMALL)
+    finally:
+        engine.close()
+
+
+def test_the_time_budget_is_generous_and_grows_with_the_request():
+    assert time_budget(SMALL) == TIME_BUDGET_MIN_S
+    # Far more than an (8, 256) recompute takes on the idle build machine: 5.2 s.
+    assert time_budget(SLOW) > 30 * 5.2
+    six_rows = Request(text=sample_text(), settings=Settings(batch_size=6, context_length=256), source="story.txt")
+    assert time_budget(six_rows) == pytest.approx(6 / 8 * time_budget(SLOW))
+
+
+def test_a_hung_child_is_stopped_once_its_time_budget_is_spent():
+    engine = ProcessEngine(time_budget=lambda request: 2.0, load_budget_s=0.0)
+    try:
+        pid = engine.pid
+        os.kill(pid, signal.SIGSTOP)  # hung: it will never answer
+        with pytest.raises(EngineTimedOut) as timed_out:
+            engine.compute(SMALL)
+        assert str(timed_out.value) == (
+            "the computation took longer than 2 s, far longer than batch size 2 × context length 8 should take, "
+            "so it was stopped"
+        )
+        assert wait_until_gone(pid) is not None
+        with pytest.raises(EngineClosed):
+            engine.compute(SMALL)
+    finally:
+        engine.close()
+
+
+def test_close_stops_a_computing_child_without_waiting_for_it():
+    engine = ProcessEngine()
+    outcome = []
+
+    def compute_slowly():
+        try:
+            outcome.append(engine.compute(SLOW))
+        except Exception as error:
+            outcome.append(error)
+
+    computing = threading.Thread(target=compute_slowly)
+    computing.start()
+    while not engine.busy:
+        time.sleep(0.005)
+    time.sleep(0.5)  # loading or computing: either way it is busy for seconds more
+    pid = engine.pid
+    engine.close()
+    computing.join(timeout=60)
+    assert not computing.is_alive()
+    (closed,) = outcome
+    assert isinstance(closed, EngineClosed)
+    assert wait_until_gone(pid) is not None
+
+
+def test_each_child_holds_only_its_own_pipes():
+    """No child inherits another's pipes: otherwise it would keep the other's lifeline (or stdin) open,
+    and that child would outlive the app."""
+    first, second = ProcessEngine(), ProcessEngine()
+    try:
+        first_pipes = {pipe_name(first._lifeline.fileno()), pipe_name(first._process.stdin.fileno()),
+                       pipe_name(first._process.stdout.fileno())}
+        second_pipes = {pipe_name(second._lifeline.fileno()), pipe_name(second._process.stdin.fileno()),
+                        pipe_name(second._process.stdout.fileno())}
+        assert pipe_inodes(first.pid) == first_pipes
+        assert pipe_inodes(second.pid) == second_pipes
+    finally:
+        first.close()
+        second.close()
+
+
+# ----- the child never outlives the app -----------------------------------------------------------------
+
+# An app in miniature: it starts an engine, has it load the model, prints the child's pid, then asks for
+# the slow request and waits. The test then kills this process in the middle of that forward pass.
+DYING_PARENT = """
+import sys
+sys.path.insert(0, sys.argv[1])  # the tutor under test
+from tutor.engine import ProcessEngine, Request
+from tutor.settings import Settings
+from tutor.texts import sample_text
+
+engine = ProcessEngine()
+engine.compute(Request(text=sample_text(), settings=Settings(), source="story.txt"))
+print(engine._process.pid, flush=True)
+slow = Settings(batch_size=8, context_length=256, stride=256)
+engine.compute(Request(text=sample_text(), settings=slow, source="story.txt"))
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.parametrize("ending", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_the_child_stops_at_once_when_the_app_dies(tmp_path, ending):
+    parent = subprocess.Popen(
+        [sys.executable, "-I", "-c", DYING_PARENT, PACKAGE_ROOT],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = parent.stdout.readline()
+        assert line.strip().isdigit(), parent.stderr.read()
+        child = int(line)
+        time.sleep(0.5)  # the slow request has been sent: the child is in its forward pass
+        state = process_state(child)
+        assert state is not None
+        cpu_when_parent_died = state[1]
+        parent.send_signal(ending)
+        parent.wait(timeout=30)
+        last_cpu = wait_until_gone(child)
+        assert last_cpu is not None, "the engine outlived the app"
+        # It stopped at once, rather than finishing the forward pass (seconds of CPU) before noticing.
+        assert last_cpu - cpu_when_parent_died < 1.0
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        parent.stdout.close()
+        parent.stderr.close()

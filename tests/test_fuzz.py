@@ -1,0 +1,345 @@
+"""No key or resize sequence crashes the app (issue 8 §3): the sequences that did, one test each, then random
+sequences of keys, resizes and late answers from the engine, driven through the pilot with the real screens."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import string
+import threading
+
+import pytest
+from app_helpers import CachedEngine, record_notifications
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+from pilot_helpers import press_and_settle, settle
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Input
+
+from tutor.app import MIN_HEIGHT, MIN_WIDTH
+from tutor.cli import main
+from tutor.engine import LearnerError
+from tutor.lessons import load_lessons
+from tutor.progress import ProgressStore
+from tutor.screens.help import HelpScreen
+from tutor.screens.lesson import LessonScreen
+from tutor.screens.settings_screen import SettingsScreen
+from tutor.screens.too_small import TooSmallScreen
+
+BIG, SMALL = (100, 30), (50, 15)
+MAX_TEST_POSITIONS = 256  # batch size × context length the test engine computes; it refuses more
+
+
+class HeldEngine(CachedEngine):
+    """Answers only once the test releases it, so keys, resizes and answers interleave the same way on every
+    run. Computes small requests for real (each distinct one once per test run) and refuses bigger ones as
+    the real engine refuses what it cannot compute: with a LearnerError."""
+
+    def __init__(self, released: threading.Event):
+        super().__init__()
+        self.released = released
+
+    def compute(self, request):
+        if not self.released.wait(timeout=60):
+            raise RuntimeError("the test never released the engine")
+        positions = request.settings.batch_size * request.settings.context_length
+        if positions > MAX_TEST_POSITIONS:
+            raise LearnerError(f"the test engine computes at most {MAX_TEST_POSITIONS} positions, not {positions}")
+        return super().compute(request)
+
+
+async def answer(pilot, released: threading.Event) -> None:
+    """Let the engine answer what it was asked, and wait until the answers are on screen."""
+    released.set()
+    await settle(pilot)
+    released.clear()
+
+
+async def press(pilot, *keys: str) -> None:
+    """Press keys while the engine is held (`settle` would wait for its answer)."""
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause()
+
+
+def stack_types(app) -> list[type]:
+    return [type(screen) for screen in app.screen_stack]
+
+
+# ----- the reproduced crashes ----------------------------------------------------------------------------
+
+
+async def test_the_palette_opens_again_after_the_terminal_was_too_small_under_it(make_app):
+    """Was DuplicateIds '--command-palette': ctrl+p under the notice pushed a second palette."""
+    app = make_app()
+    async with app.run_test(size=BIG) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "ctrl+p")
+        await pilot.resize_terminal(*SMALL)
+        await settle(pilot)
+        assert isinstance(app.screen, TooSmallScreen)
+        await press_and_settle(pilot, "ctrl+p")  # nothing opens over the notice
+        assert stack_types(app) == [LessonScreen, CommandPalette, TooSmallScreen]
+        await pilot.resize_terminal(*BIG)
+        await settle(pilot)
+        assert stack_types(app) == [LessonScreen, CommandPalette]  # the palette is back as it was
+        await press_and_settle(pilot, "ctrl+p")
+        assert stack_types(app) == [LessonScreen, CommandPalette]
+        await press_and_settle(pilot, "escape")
+        assert stack_types(app) == [LessonScreen]
+
+
+@pytest.mark.parametrize("key", ["question_mark", "ctrl+p"])
+async def test_the_too_small_notice_goes_when_the_terminal_grows_back(make_app, key):
+    """Help or the palette opened over the notice used to keep it on screen after the window grew back."""
+    app = make_app()
+    async with app.run_test(size=BIG) as pilot:
+        await settle(pilot)
+        lesson_screen = app.screen
+        await pilot.resize_terminal(*SMALL)
+        await settle(pilot)
+        await press_and_settle(pilot, key)
+        assert isinstance(app.screen, TooSmallScreen)
+        await pilot.resize_terminal(*BIG)
+        await settle(pilot)
+        assert app.screen_stack == [lesson_screen]
+        await press_and_settle(pilot, key)  # and the key works again
+        assert isinstance(app.screen, (HelpScreen, CommandPalette))
+
+
+async def change_batch_size(pilot, app, value: str) -> SettingsScreen:
+    await press_and_settle(pilot, "s")
+    form = app.screen
+    assert isinstance(form, SettingsScreen)
+    form.query_one("#field-batch_size", Input).value = value
+    await pilot.press("enter")
+    await pilot.pause()
+    assert app.session.busy
+    return form
+
+
+async def test_a_form_answered_under_the_palette_closes_itself_not_the_palette(make_app):
+    """Its dismiss used to pop the palette; escape on the form then raised InvalidStateError."""
+    released = threading.Event()
+    app = make_app(engine_factory=lambda: HeldEngine(released))
+    async with app.run_test(size=BIG) as pilot:
+        await answer(pilot, released)
+        form = await change_batch_size(pilot, app, "3")
+        await press(pilot, "ctrl+p")
+        await answer(pilot, released)
+        assert app.session.settings.batch_size == 3
+        assert stack_types(app) == [LessonScreen, SettingsScreen, CommandPalette]
+        await press_and_settle(pilot, "escape")  # the palette closes, and then the form, its change applied
+        assert stack_types(app) == [LessonScreen]
+        assert form.finished
+        await press_and_settle(pilot, "escape", "escape")
+        assert stack_types(app) == [LessonScreen]
+
+
+async def test_a_form_answered_under_the_too_small_notice_closes_once_the_terminal_grows(make_app):
+    released = threading.Event()
+    app = make_app(engine_factory=lambda: HeldEngine(released))
+    async with app.run_test(size=BIG) as pilot:
+        await answer(pilot, released)
+        await change_batch_size(pilot, app, "3")
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause()
+        await answer(pilot, released)
+        assert stack_types(app) == [LessonScreen, SettingsScreen, TooSmallScreen]  # the notice stays up
+        await pilot.resize_terminal(*BIG)
+        await settle(pilot)
+        assert stack_types(app) == [LessonScreen]
+        assert app.session.settings.batch_size == 3
+        await press_and_settle(pilot, "escape", "right")  # the lesson screen has the keys again
+        assert app.screen.index == 1
+
+
+async def test_a_refused_change_answered_under_the_palette_leaves_the_form_open(make_app):
+    released = threading.Event()
+    app = make_app(engine_factory=lambda: HeldEngine(released))
+    async with app.run_test(size=BIG) as pilot:
+        await answer(pilot, released)
+        form = await change_batch_size(pilot, app, "40")  # 320 positions: the test engine refuses
+        await press(pilot, "ctrl+p")
+        await answer(pilot, released)
+        await press_and_settle(pilot, "escape")
+        assert app.screen is form
+        assert "the test engine computes at most" in str(form.query_one("#form-status").content)
+        await press_and_settle(pilot, "escape")
+        assert stack_types(app) == [LessonScreen]
+        assert app.session.settings.batch_size == 2
+
+
+TITLES = ("Indexing [b, t] and [/] closing tags", "The [CLS] token, [bold]not bold[/bold]")
+
+
+async def test_lesson_titles_reach_the_palette_as_plain_text(make_app, tmp_path):
+    """A `[/]` in a title raised MarkupError on ctrl+p; `[CLS]` vanished."""
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    for index, title in enumerate(TITLES):
+        (folder / f"0{index}-brackets.md").write_text(
+            f"---\nid: 'brackets-{index}[/]'\ntitle: '{title}'\n---\nSquare brackets are text here.\n", encoding="utf-8"
+        )
+    app = make_app(lessons_dir=folder)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        lesson_screen = app.screen
+        await press_and_settle(pilot, "ctrl+p")
+        await pilot.pause(0.2)  # the palette lists its commands a moment after opening
+        await settle(pilot)
+
+        def shown() -> str:
+            options = app.screen.query_one(CommandList)
+            return "\n".join(options.get_option_at_index(index).prompt.plain for index in range(options.option_count))
+
+        for index, title in enumerate(TITLES):
+            assert f"Go to lesson {index}: {title}\nbrackets-{index}[/]" in shown()
+        await pilot.press(*"cls")  # searched: the matched letters are highlighted, the title read as text
+        await settle(pilot)
+        assert f"Go to lesson 1: {TITLES[1]}" in shown()
+        await press_and_settle(pilot, "enter")
+        assert app.screen is lesson_screen and lesson_screen.index == 1
+
+
+DEEP_SUM = "x = " + "+".join(["1"] * 4_000)  # 8,003 characters, nested deeper than the compiler goes
+TOO_LONG = "x = " + "+".join(["1"] * 10_000)
+DEEP_PARENTHESES = "x = " + "(" * 300 + "1" + ")" * 300
+
+
+def lesson_with_code(folder, name: str, code: str) -> None:
+    (folder / name).write_text(f"---\nid: {name[3:-3]}\ntitle: T\ncode: |\n  {code}\n---\nBody.\n", encoding="utf-8")
+
+
+def test_deeply_nested_or_huge_code_is_a_lesson_problem(tmp_path):
+    """Was RecursionError from the code check, at start-up and on a --watch reload."""
+    for name, code in (("00-fine.md", "x = 1 + 1"), ("01-deep.md", DEEP_SUM), ("02-long.md", TOO_LONG),
+                       ("03-parentheses.md", DEEP_PARENTHESES)):
+        lesson_with_code(tmp_path, name, code)
+    lessons = load_lessons(tmp_path)
+    assert [lesson.id for lesson in lessons.lessons] == ["fine"]
+    assert [str(problem) for problem in lessons.problems] == [
+        "01-deep.md, line 4: the code is nested too deeply to compile; split it into simpler statements",
+        "02-long.md, line 4: the code is 20,004 characters long; a lesson's code may have at most 10,000",
+        "03-parentheses.md, line 5: the code does not parse: too many nested parentheses (code line 1)",
+    ]
+
+
+async def test_deeply_nested_code_is_reported_at_start_and_on_reload(make_app, tmp_path):
+    lesson_with_code(tmp_path, "00-fine.md", "x = 1")
+    lesson_with_code(tmp_path, "01-deep.md", DEEP_SUM)
+    nested = "the code is nested too deeply to compile; split it into simpler statements"
+    app = make_app(lessons_dir=tmp_path, watch=True)
+    notes = record_notifications(app)
+    async with app.run_test(size=BIG) as pilot:
+        await settle(pilot)
+        assert ("error", "lesson file problem", f"01-deep.md, line 4: {nested}") in notes
+        lesson_with_code(tmp_path, "02-deeper.md", "x = " + "-" * 9_000 + "1")
+        app.reload_lessons()
+        await pilot.pause(0.1)
+        await settle(pilot)
+        assert [str(problem) for problem in app.lessons.problems] == [f"01-deep.md, line 4: {nested}",
+                                                                      f"02-deeper.md, line 4: {nested}"]
+        assert [lesson.id for lesson in app.lessons.lessons] == ["fine"]
+
+
+@pytest.mark.parametrize("size", ["59x24", "80x17"])
+def test_screenshots_refuse_a_size_below_the_minimum(tmp_path, capsys, monkeypatch, size):
+    """Was AttributeError: 'TooSmallScreen' object has no attribute 'go_to'."""
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # rendering clears TEXTUAL_*, pytest's plugin's too
+    assert main(["screenshots", str(tmp_path / "shots"), "--size", size]) == 2
+    err = capsys.readouterr().err
+    assert err == f"loss-tutor: error: --size {size} is smaller than the tutor's minimum, {MIN_WIDTH}x{MIN_HEIGHT}\n"
+    assert not (tmp_path / "shots").exists()
+
+
+# ----- random sequences ----------------------------------------------------------------------------------
+
+# Every key the app and its screens bind (lesson, forms, help, inspector, palette), keys that move and edit
+# in the tables and fields, and some letters, digits and punctuation to type with.
+BOUND_KEYS = [
+    "question_mark", "ctrl+p", "ctrl+c",  # app (quitting keys end a sequence, see below)
+    "left", "right", "p", "n", "space", "left_square_bracket", "right_square_bracket",  # lesson screen
+    "e", "s", "a", "h", "l", "z", *string.digits,
+    "escape", "enter", "ctrl+s", "tab", "shift+tab",  # forms, help, inspector, palette
+    "up", "down", "pageup", "pagedown", "home", "end", "backspace", "delete",
+]
+TYPED_KEYS = [*"bcdfgijkmortuvwxy", "minus", "full_stop", "slash", "comma"]
+QUIT_KEYS = ["q", "ctrl+q"]
+SIZES = [SMALL, BIG, (20, 5), (1, 1), (MIN_WIDTH - 1, 24), (80, MIN_HEIGHT - 1), (MIN_WIDTH, MIN_HEIGHT), (80, 24)]
+# Drawn as often as any key: short runs of keys that open, use and close screens, where screens stacked badly.
+FRAGMENTS = [
+    ("s", "backspace", "1", "enter"),  # a settings change the test engine computes (batch size 1)
+    ("s", "4", "0", "enter"),  # one it refuses (batch size 240)
+    ("e", "x", "ctrl+s"),  # a typed text
+    ("ctrl+p",), ("ctrl+p", "l", "e", "s", "enter"), ("ctrl+p", "h", "e", "l", "p", "enter"),
+    ("question_mark",), ("escape",), ("enter",),
+]
+
+keys = st.sampled_from(BOUND_KEYS + TYPED_KEYS).map(lambda key: ("keys", key))
+fragments = st.sampled_from(FRAGMENTS).map(lambda keys: ("keys", *keys))
+resizes = st.one_of(st.sampled_from(SIZES), st.tuples(st.integers(1, 160), st.integers(1, 50))).map(
+    lambda size: ("resize", *size)
+)
+answers = st.just(("answer",))
+# A step is a key, a fragment, a resize or an answer, drawn 3 : 4 : 2 : 2.
+step = st.sampled_from([keys] * 3 + [fragments] * 4 + [resizes] * 2 + [answers] * 2).flatmap(lambda kind: kind)
+steps = st.lists(step, min_size=20, max_size=60)
+examples = itertools.count()
+
+
+def check_the_notice(app) -> None:
+    """The too-small notice is up exactly while the terminal is too small, once, on top."""
+    notices = [index for index, screen in enumerate(app.screen_stack) if isinstance(screen, TooSmallScreen)]
+    too_small = app.size.width < MIN_WIDTH or app.size.height < MIN_HEIGHT
+    expected = [len(app.screen_stack) - 1] if too_small else []
+    assert notices == expected, f"at {app.size.width}x{app.size.height} the screens are {stack_types(app)}"
+
+
+async def run_sequence(app, released: threading.Event, start: tuple[int, int], sequence: list[tuple]) -> None:
+    try:
+        async with app.run_test(size=start) as pilot:
+            await pilot.pause()
+            for step in sequence:
+                if app.return_code is not None:  # quit (or crashed: run_test raises that below)
+                    break
+                if step[0] == "keys":
+                    await pilot.press(*step[1:])
+                elif step[0] == "resize":
+                    await pilot.resize_terminal(step[1], step[2])
+                else:
+                    await answer(pilot, released)
+                if app.return_code is None:
+                    check_the_notice(app)
+            released.set()  # whatever is still being computed finishes before the app is closed
+            if app.return_code is None:
+                await settle(pilot)
+                check_the_notice(app)
+    finally:
+        released.set()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,  # the same examples on every run, so CI is reproducible
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    start=st.sampled_from([(80, 24), (120, 40), (MIN_WIDTH, MIN_HEIGHT), (40, 10)]),
+    sequence=steps,
+    ending=st.sampled_from([None, None, *QUIT_KEYS]),
+)
+def test_no_key_or_resize_sequence_crashes_the_app(make_app, tmp_path, start, sequence, ending):
+    if ending is not None:
+        sequence = [*sequence, ("keys", ending)]
+    note(f"start {start[0]}x{start[1]}, then {sequence}")
+    released = threading.Event()
+    state = tmp_path / f"example-{next(examples)}"
+    state.mkdir()
+    app = make_app(engine_factory=lambda: HeldEngine(released), progress_store=ProgressStore(state / "progress.json"))
+    asyncio.run(run_sequence(app, released, start, sequence))  # run_test raises whatever crashed the app
+    assert app._exception is None
+    assert app.return_code in (None, 0)
