@@ -112,10 +112,12 @@ async def test_a_folder_emptied_under_watch_says_there_are_no_lessons_until_they
         assert explanation.border_title == "no lessons"
         assert lesson_list.option_count == 0
         text = " ".join(screen.query_one("#lesson-text", LessonText).source.split())
-        assert "There are no lesson files (`*.md`) in the lessons folder. Add one and it shows here within a second." in text
+        assert "There are no lesson files (`*.md`) in the lessons folder. Add one and it shows here within a second." \
+            in text
         assert not screen.query_one("#check-panel").display
         assert not screen.query_one("#pane-slot").display
-        assert shown(screen.query_one("#problem-bar")) == "lesson file problem — lessons: no lesson files (*.md) in this folder"
+        problem_bar = shown(screen.query_one("#problem-bar"))
+        assert problem_bar == "lesson file problem — lessons: no lesson files (*.md) in this folder"
 
         await pilot.press("right", "n", "1")  # nothing to go to: nothing breaks
         await settle(pilot)

@@ -86,8 +86,8 @@ def test_safe_to_draw_shows_every_control_character_and_keeps_layout():
     bidi = list("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
     for char in controls + bidi:
         assert CONTROL_CHARACTERS.fullmatch(char)
-        shown = safe_to_draw(f"a{char}b")
-        assert shown == f"a\\x{ord(char):02x}b" if ord(char) < 0x100 else f"a\\u{ord(char):04x}b"
+        written_out = f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+        assert safe_to_draw(f"a{char}b") == f"a{written_out}b"
         assert len(safe_to_draw(f"a{char}b", one_cell=True)) == 3
     assert safe_to_draw("tab\there\nnext line\r\nwindows line") == "tab\there\nnext line\nwindows line"
     assert safe_to_draw(payload("T")) == "\\x1b]0;T\\x07\\x1b[2J\\x9b2J\\u202e"

@@ -64,12 +64,10 @@ def _vocabulary_wide_views(walkthrough: Walkthrough) -> dict[str, TensorView]:
     shape, dtype = tuple(walkthrough.forward.logits.shape), walkthrough.forward.logits.dtype  # softmax keeps both
 
     def probas(indices: list[list[int]]) -> torch.Tensor:
-        rows, positions, vocab = indices
-        return probabilities.at(rows, positions)[..., vocab]
+        return probabilities.at(*indices)
 
     def log_probas(indices: list[list[int]]) -> torch.Tensor:
-        rows, positions, vocab = indices
-        return probabilities.at(rows, positions).log_()[..., vocab]  # log of the whole vocabulary, as the book's
+        return probabilities.at(*indices, log=True)
 
     return {
         "probas": _unmade_view("probas", shape, dtype, probas),

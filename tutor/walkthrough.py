@@ -7,9 +7,9 @@ Every number the tutor shows comes from one `Walkthrough`. Stages are small froz
 that a screen, the `--plain` report and the tests all read the same values.
 
 Memory: the logits are one (B, T, vocab) tensor, 411 MB at (8, 256). Nothing else that wide is made
-unless asked for: the per-position values (`per_position`) are computed one batch row at a time, and
-the full `probas` and `log_probas` tensors, which the book's code makes, are made only when something
-reads them (a lesson's code check, the tests).
+unless asked for: the per-position values (`per_position`) and nn.CrossEntropyLoss are computed a chunk
+of positions at a time, and the whole `probas` and `log_probas` tensors, which the book's code makes,
+only when something reads them (a lesson's code check, the tests).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tutor.settings import Settings, count_windows
 from tutor.tokenizer import decode
 
 TOP_K = 10  # candidates kept per position
-# Positions whose vocabulary-wide values are computed together: one chunk's probabilities (25 MB) are the
+# Positions whose vocabulary-wide values are computed together: one chunk's probabilities (6 MB) are the
 # only such copy alive besides the logits. Up to this many positions nn.CrossEntropyLoss is the book's single
 # call on all flattened logits; beyond, it runs over chunks (its internal log_softmax copies what it is given).
 CHUNK_POSITIONS = 32
@@ -64,16 +64,19 @@ class Probabilities:
         """(B, T, vocab), as the book computes it. As big as the logits: made only when read."""
         return torch.softmax(self.logits, dim=-1)
 
-    def at(self, rows: list[int], positions: list[int]) -> torch.Tensor:
-        """(len(rows), len(positions), vocab): `probas[rows][:, positions]`, computed for those positions only."""
-        index_rows = torch.tensor(rows, dtype=torch.int64).unsqueeze(-1)
-        index_positions = torch.tensor(positions, dtype=torch.int64)
-        return torch.softmax(self.logits[index_rows, index_positions], dim=-1)
+    def at(self, rows: list[int], positions: list[int], vocab: list[int], *, log: bool = False) -> torch.Tensor:
+        """`probas[rows][:, positions][..., vocab]`, or the same of `torch.log(probas)`: softmax (and log) over
+        the whole vocabulary, as in the whole tensor, one row's positions at a time."""
+        parts = []
+        for row in rows:
+            probas = torch.softmax(self.logits[row, positions], dim=-1)  # (len(positions), vocab)
+            parts.append((probas.log_() if log else probas)[:, vocab])
+        return torch.stack(parts)
 
 
 @dataclass(frozen=True)
 class PerPosition:
-    """What the report shows at each position, computed from one batch row's probabilities at a time."""
+    """What the report shows at each position, computed from one chunk of positions' probabilities at a time."""
 
     predicted_ids: torch.Tensor  # (B, T) argmax of each position's probabilities
     target_probs: torch.Tensor  # (B, T): the probability the model gave each correct next token
@@ -151,8 +154,8 @@ def cross_entropy(logits_flat: torch.Tensor, targets_flat: torch.Tensor, prepare
     """`nn.CrossEntropyLoss()(prepare(logits_flat), targets_flat)`, `prepare` applied row by row (or not at all).
 
     Up to CHUNK_POSITIONS positions this is exactly that call. Beyond, it is the same loss summed over
-    chunks of positions (reduction="sum") and divided by their count, which is mathematically the same
-    (the last digit may round differently) and never copies more than one chunk of logits at a time."""
+    chunks of positions (reduction="sum") and divided by their count: mathematically the same, the float32
+    result may differ in its last digit, and no more than one chunk of logits is copied at a time."""
     positions = logits_flat.shape[0]
     prepare = prepare or (lambda chunk: chunk)
     if positions <= CHUNK_POSITIONS:
@@ -178,8 +181,6 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 
 def _allocation_failed(error: BaseException) -> str:
-    if isinstance(error, OutOfMemory):
-        return str(error)
     tried = re.search(r"tried to allocate (\d+) bytes", str(error))
     if tried:
         size = int(tried.group(1))
