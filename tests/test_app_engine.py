@@ -225,3 +225,28 @@ async def test_quitting_closes_the_engine_and_starts_no_other(make_app):
         await wait_until(pilot, lambda: app.session.report is not None)
     assert len(engines.made) == 1 and engines.made[0].closed
     assert app.engine is None
+
+
+class RebuiltItsCache(CachedEngine):
+    """Loading the model had something to say, once, as a child whose weight cache was damaged does."""
+
+    def __init__(self):
+        super().__init__()
+        self.notices = ["loss-tutor: the cached weights could not be used (damaged), so they were rebuilt"]
+
+    def take_notices(self) -> list[str]:
+        notices, self.notices = self.notices, []
+        return notices
+
+
+async def test_what_the_engine_said_while_loading_is_shown_once(make_app):
+    app = make_app(engine_factory=RebuiltItsCache)
+    async with app.run_test(size=SIZE) as pilot:
+        seen = record_notifications(app)
+        await wait_until(pilot, lambda: app.session.report is not None)
+        await recompute_and_wait(pilot, settings=Settings(batch_size=1))
+        await pilot.pause()
+        assert [entry for entry in seen if entry[1] == "loading the model"] == [(
+            "warning", "loading the model",
+            "loss-tutor: the cached weights could not be used (damaged), so they were rebuilt",
+        )]

@@ -273,3 +273,26 @@ def test_the_child_stops_at_once_when_the_app_dies(tmp_path, ending):
             parent.wait()
         parent.stdout.close()
         parent.stderr.close()
+
+
+# ----- what the child says while loading ------------------------------------------------------------------
+
+
+def test_what_the_child_says_while_loading_reaches_the_app_once(tmp_path, monkeypatch):
+    """The child's stderr goes nowhere (it would scribble on the learner's screen), so a notice from loading
+    the model, here that the weight cache cannot be written, travels with the first answer instead."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("LOSS_TUTOR_CACHE_DIR", str(blocker / "cache"))
+
+    engine = ProcessEngine()
+    try:
+        engine.compute(SMALL)
+        first = engine.take_notices()
+        engine.compute(SMALL)
+        second = engine.take_notices()
+    finally:
+        engine.close()
+
+    assert len(first) == 1 and "cannot write" in first[0] and "using weights built in memory" in first[0]
+    assert second == []

@@ -351,7 +351,7 @@ async def run_sequence(app, released: threading.Event, start: tuple[int, int], s
 
 
 @settings(
-    max_examples=16,
+    max_examples=12,
     deadline=None,
     derandomize=True,  # the same examples on every run, so CI is reproducible
     database=None,

@@ -22,7 +22,7 @@ from tutor.engine import Engine, EngineClosed, EngineDied, EngineError, EngineTi
 from tutor.formatting import safe_to_draw
 from tutor.lessons import LessonSet, builtin_lessons_dir, load_lessons
 from tutor.light_input import with_light_input
-from tutor.messages import ComputeFailed, EngineReplaced, LessonsChanged, ProgressNotSaved, ReportReady
+from tutor.messages import ComputeFailed, EngineNotice, EngineReplaced, LessonsChanged, ProgressNotSaved, ReportReady
 from tutor.progress import Progress, ProgressError, ProgressStore
 from tutor.progress_saver import ProgressSaver, ProgressSnapshot
 from tutor.resume import start_up_fallback
@@ -285,9 +285,15 @@ class TutorApp(App):
             except EngineTimedOut as timed_out:
                 self._discard_engine(engine, start_another=True)
                 raise EngineError(f"{timed_out}; a new computing process is starting") from None
+            finally:
+                for notice in engine.take_notices():
+                    self.post_message(EngineNotice(notice))
 
     def on_engine_replaced(self, message: EngineReplaced) -> None:
         self.notify(message.notice, title="computing process restarted", severity="warning", timeout=10)
+
+    def on_engine_notice(self, message: EngineNotice) -> None:
+        self.notify(message.notice, title="loading the model", severity="warning", timeout=10)
 
     def cancel(self, generation: int) -> None:
         """The learner cancelled the form that asked for this computation: what is in force stays. An engine

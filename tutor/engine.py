@@ -10,7 +10,9 @@ computation that takes far longer than it should is stopped (see `time_budget`).
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import os
 import pickle
 import select
@@ -116,6 +118,10 @@ class Engine(Protocol):
     @property
     def busy(self) -> bool: ...
 
+    def take_notices(self) -> list[str]:
+        """What the engine had to say while loading (e.g. a rebuilt weight cache), once."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -136,18 +142,26 @@ class InProcessEngine:
             except ValueError as error:
                 raise LearnerError(str(error)) from None
 
+    def take_notices(self) -> list[str]:
+        return []  # loading here writes its notices on stderr, as the command line does
+
     def close(self) -> None:
         pass
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
-    """The child process: answer pickled requests with pickled `(status, payload)` until input ends."""
+    """The child process: answer pickled requests with pickled `(status, payload, notices)` until input ends.
+    `notices` are the lines loading the model wrote on stderr (a rebuilt weight cache, say), sent once with
+    the first answer: the child's own stderr goes nowhere, so that nothing scribbles on the learner's screen."""
+    said_while_loading = io.StringIO()
     try:
-        warm_up()
+        with contextlib.redirect_stderr(said_while_loading):
+            warm_up()
     except Exception as error:  # reported with every answer
         startup_error = f"the model could not be loaded: {type(error).__name__}: {error}"
     else:
         startup_error = None
+    notices = [line.strip() for line in said_while_loading.getvalue().splitlines() if line.strip()]
     while True:
         try:
             request = pickle.load(requests)
@@ -166,10 +180,11 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
                 last = traceback.extract_tb(error.__traceback__)[-1]
                 answer = ("failed", f"{type(error).__name__}: {error} ({Path(last.filename).name}:{last.lineno})")
         try:
-            pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((*answer, notices), answers, protocol=pickle.HIGHEST_PROTOCOL)
             answers.flush()
         except OSError:  # the app has gone
             return
+        notices = []
 
 
 EXIT_APP_GONE = 3  # the child's exit code when its lifeline reads end of file
@@ -251,6 +266,7 @@ class ProcessEngine:
         self._closed = False  # the child was killed, or died; nothing more is sent
         self._expired = False  # it was killed because a computation ran past its budget
         self._answered = False  # it has answered once, so the model is loaded
+        self._notices: list[str] = []  # said while loading, not yet shown
 
     @property
     def pid(self) -> int:
@@ -275,18 +291,23 @@ class ProcessEngine:
             try:
                 pickle.dump(request, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self._process.stdin.flush()
-                status, payload = _load_without_collecting(self._process.stdout)
+                status, payload, notices = _load_without_collecting(self._process.stdout)
             except (EOFError, OSError, ValueError, pickle.UnpicklingError):
                 raise self._why_it_stopped(request, budget) from None
             finally:
                 deadline.cancel()
                 self._done_exchanging()
             self._answered = True
+            self._notices.extend(notices)
         if status == "ok":
             return payload
         if status == "learner":
             raise LearnerError(payload)
         raise EngineError(payload)
+
+    def take_notices(self) -> list[str]:
+        notices, self._notices = self._notices, []
+        return notices
 
     def close(self) -> None:
         """Stop the child at once, even in the middle of loading or computing: nobody waits for it. Never

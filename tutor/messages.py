@@ -44,6 +44,13 @@ class ProgressNotSaved(Message):
 
 
 @dataclass
+class EngineNotice(Message):
+    """Something the computing process said while loading the model (e.g. its weight cache was rebuilt)."""
+
+    notice: str
+
+
+@dataclass
 class EngineReplaced(Message):
     """The computing process died and a new one took its place; `notice` says so in one line."""
 
