@@ -138,6 +138,26 @@ async def test_the_too_small_notice_goes_when_the_terminal_grows_back(make_app, 
         assert isinstance(app.screen, (HelpScreen, CommandPalette))
 
 
+async def test_a_palette_command_run_under_the_notice_opens_nothing_over_it(make_app):
+    """The palette runs a chosen command just after it closes; a resize in between must not let that command
+    put a screen over the notice, where it kept the notice up after the window grew back."""
+    app = make_app()
+    async with app.run_test(size=BIG) as pilot:
+        await settle(pilot)
+        lesson_screen = app.screen
+        await pilot.resize_terminal(*SMALL)
+        await settle(pilot)
+        help_command = next(command for command in app.get_system_commands(lesson_screen) if command.title == "Help")
+        settings_command = next(command for command in lesson_screen.system_commands() if command.title == "Settings")
+        help_command.callback()
+        settings_command.callback()
+        await settle(pilot)
+        assert stack_types(app) == [LessonScreen, TooSmallScreen]
+        await pilot.resize_terminal(*BIG)
+        await settle(pilot)
+        assert app.screen_stack == [lesson_screen]
+
+
 async def change_batch_size(pilot, app, value: str) -> SettingsScreen:
     await press_and_settle(pilot, "s")
     form = app.screen

@@ -161,7 +161,7 @@ def test_the_computing_process_refuses_a_batch_over_the_limit_as_the_learners_to
     requests = io.BytesIO(pickle.dumps(Request(text=sample_text(), settings=Settings(batch_size=3, context_length=32), source="s")))
     answers = io.BytesIO()
     serve(requests, answers)
-    status, message = pickle.loads(answers.getvalue())
+    status, message, _notices = pickle.loads(answers.getvalue())
     assert status == "learner"
     assert "96 positions, over the limit of 64" in message
 

@@ -101,7 +101,7 @@ def test_the_computing_process_answers_with_the_line_and_goes_on(monkeypatch):
     serve(stream, answers)
     answers.seek(0)
     first, second = pickle.load(answers), pickle.load(answers)
-    assert first == ("failed", f"out of memory computing a (8, 256) batch: PyTorch could not allocate 392.6 MiB{ADVICE}")
+    assert first == ("failed", f"out of memory computing a (8, 256) batch: PyTorch could not allocate 392.6 MiB{ADVICE}", [])
     assert second[0] == "ok" and second[1].batch_size == 2
 
 

@@ -13,7 +13,6 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widget import AwaitMount
 from textual.worker import get_current_worker
 
 from tutor.commands import LessonCommands
@@ -481,11 +480,9 @@ class TutorApp(App):
         (see `check_action`); this refuses the rest, e.g. a palette command chosen just before a resize."""
         if self.too_small_notice is None:
             return super().push_screen(screen, callback, wait_for_dismiss, mode=mode)
-        if wait_for_dismiss:
-            refused = asyncio.get_running_loop().create_future()
-            refused.set_result(None)
-            return refused
-        return AwaitMount(self.screen, [])
+        refused = asyncio.get_running_loop().create_future()  # for whoever awaits it: done, no result
+        refused.set_result(None)
+        return refused
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.too_small_notice is not None and action not in ACTIONS_WHILE_TOO_SMALL:

@@ -149,7 +149,7 @@ else:
                         shuffle=shuffle == "1", batch_index=int(batch))
     answers = io.BytesIO()
     serve(io.BytesIO(pickle.dumps(Request(text=loaded.text, settings=settings, source="bench"))), answers)
-    status, payload = pickle.loads(answers.getvalue())
+    status, payload, _notices = pickle.loads(answers.getvalue())
     if status != "ok":
         sys.exit(f"the computing process answered {status}: {payload}")
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.__stdout__, flush=True)
