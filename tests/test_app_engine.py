@@ -250,3 +250,28 @@ async def test_what_the_engine_said_while_loading_is_shown_once(make_app):
             "warning", "loading the model",
             "loss-tutor: the cached weights could not be used (damaged), so they were rebuilt",
         )]
+
+
+class DiesWhileIdle(ClosableEngine):
+    """An engine whose process the test "kills" between computations."""
+
+    def __init__(self):
+        super().__init__()
+        self.died_with: int | None = None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.died_with
+
+
+async def test_an_engine_that_dies_while_idle_is_replaced_at_once(make_app):
+    engines = Engines(DiesWhileIdle)
+    app = make_app(engine_factory=engines)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.session.report is not None)
+        seen = record_notifications(app)
+        engines.made[0].died_with = -signal.SIGKILL
+
+        await wait_until(pilot, lambda: len(engines.made) == 2 and app.engine is engines.made[1])
+        assert engines.made[0].closed and not engines.made[1].closed
+        assert seen == [("warning", "computing process restarted", f"The computing process was {KILLED}. A new one is starting.")]

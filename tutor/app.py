@@ -17,7 +17,9 @@ from textual.worker import get_current_worker
 
 from tutor.commands import LessonCommands
 from tutor.ending_signals import quit_on_ending_signals
-from tutor.engine import Engine, EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, ProcessEngine
+from tutor.engine import (
+    Engine, EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, ProcessEngine, describe_exit,
+)
 from tutor.formatting import safe_to_draw
 from tutor.lessons import LessonSet, builtin_lessons_dir, load_lessons
 from tutor.light_input import with_light_input
@@ -31,6 +33,7 @@ from tutor.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, read_text_file,
 from tutor.widgets.visible_controls import DropControlCharacters
 
 MIN_WIDTH, MIN_HEIGHT = 60, 18
+ENGINE_CHECK_S = 2.0  # how often an idle engine is checked for having died
 ACTIONS_WHILE_TOO_SMALL = ("quit", "help_quit")  # the app's own actions that work under the too-small notice
 DROP_CONTROL_CHARACTERS = DropControlCharacters()
 
@@ -155,6 +158,7 @@ class TutorApp(App):
         self.call_after_refresh(self._freeze_heap)  # what the first frame needed stays for good
         if self.watch_lessons:
             self.set_interval(1.0, self._check_lesson_files)
+        self.set_interval(ENGINE_CHECK_S, self._replace_a_dead_engine)
         self._check_size()
         if not self.is_headless:  # tests run headless, in a process whose signals are pytest's
             quit_on_ending_signals(self._end_on_signal)
@@ -229,6 +233,19 @@ class TutorApp(App):
             if start_another and self.engine is None and not self._closing:
                 self._start_engine()
         engine.close()
+
+    def _replace_a_dead_engine(self) -> None:
+        """An idle engine whose process died (killed, out of memory) is replaced at once, so that the next
+        change does not wait for a model to load. A busy one is replaced by the computation that waits on it."""
+        engine = self.engine
+        if engine is None or engine.busy or (exit_code := engine.exit_code) is None:
+            return
+        self._discard_engine(engine)
+        self.notify(
+            f"The computing process {describe_exit(exit_code)}. A new one is starting.",
+            title="computing process restarted", severity="warning", timeout=10,
+        )
+        self._start_engine_soon()
 
     @work(thread=True, group="engine")
     def _start_engine_soon(self) -> None:

@@ -118,6 +118,11 @@ class Engine(Protocol):
     @property
     def busy(self) -> bool: ...
 
+    @property
+    def exit_code(self) -> int | None:
+        """None while the engine can compute; how its process ended once it has died."""
+        ...
+
     def take_notices(self) -> list[str]:
         """What the engine had to say while loading (e.g. a rebuilt weight cache), once."""
         ...
@@ -134,6 +139,10 @@ class InProcessEngine:
     @property
     def busy(self) -> bool:
         return self._lock.locked()
+
+    @property
+    def exit_code(self) -> int | None:
+        return None  # it is this process
 
     def compute(self, request: Request):
         with self._lock:
@@ -276,6 +285,10 @@ class ProcessEngine:
     def busy(self) -> bool:
         """Computing, or with a request waiting for its turn."""
         return self._lock.locked()
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._process.poll()
 
     def compute(self, request: Request):
         with self._lock:
