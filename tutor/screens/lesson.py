@@ -97,6 +97,8 @@ class LessonScreen(Screen[None]):
             await self.query_one(ExplanationPane).mount(CheckPanel(id="check-panel"))
         except MountError:  # the app quit before this ran
             return
+        if not self.app.is_running:  # it quit while these were mounting
+            return
         self.show_report()
         self.call_after_refresh(self._mount_panes)
 
@@ -107,6 +109,8 @@ class LessonScreen(Screen[None]):
         try:
             await self.query_one("#pane-slot").mount(pane_area)
         except MountError:
+            return
+        if not self.app.is_running:  # quit while the panes were mounting: their tabs are being taken down
             return
         if self.lesson is not None and pane_area.is_mounted:
             pane_area.configure(self.lesson)
