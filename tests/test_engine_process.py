@@ -37,6 +37,24 @@ SLOW = Request(text=sample_text(), settings=Settings(batch_size=8, context_lengt
 LIVENESS_BOUND_S = 10.0  # how long a test waits for a process to end before calling it stuck
 
 
+def compute_in_a_thread(engine: ProcessEngine, request: Request) -> tuple[list, threading.Thread]:
+    """Start `request` on a thread and return once the engine is busy with it; the list gets the report or
+    the exception."""
+    outcome: list = []
+
+    def compute() -> None:
+        try:
+            outcome.append(engine.compute(request))
+        except Exception as error:
+            outcome.append(error)
+
+    computing = threading.Thread(target=compute)
+    computing.start()
+    while not engine.busy:
+        time.sleep(0.005)
+    return outcome, computing
+
+
 def process_state(pid: int) -> tuple[str, float] | None:
     """(state letter, CPU seconds used) of a live process; None once it is gone (or a zombie)."""
     try:
@@ -134,18 +152,7 @@ def test_a_killed_child_is_told_apart_from_a_failed_computation():
     try:
         assert engine.compute(SMALL).batch_size == 2
 
-        outcome = []
-
-        def compute_slowly():
-            try:
-                outcome.append(engine.compute(SLOW))
-            except Exception as error:
-                outcome.append(error)
-
-        computing = threading.Thread(target=compute_slowly)
-        computing.start()
-        while not engine.busy:
-            time.sleep(0.005)
+        outcome, computing = compute_in_a_thread(engine, SLOW)
         os.kill(engine.pid, signal.SIGKILL)  # as the out-of-memory killer does
         computing.join(timeout=60)
         assert not computing.is_alive()
@@ -189,18 +196,7 @@ def test_a_hung_child_is_stopped_once_its_time_budget_is_spent():
 
 def test_close_stops_a_computing_child_without_waiting_for_it():
     engine = ProcessEngine()
-    outcome = []
-
-    def compute_slowly():
-        try:
-            outcome.append(engine.compute(SLOW))
-        except Exception as error:
-            outcome.append(error)
-
-    computing = threading.Thread(target=compute_slowly)
-    computing.start()
-    while not engine.busy:
-        time.sleep(0.005)
+    outcome, computing = compute_in_a_thread(engine, SLOW)
     time.sleep(0.5)  # loading or computing: either way it is busy for seconds more
     pid = engine.pid
     engine.close()

@@ -3,10 +3,8 @@ progress file and the palette's "Start over" each give a fresh start."""
 
 from __future__ import annotations
 
-from functools import partial
 
-import pytest
-from app_helpers import CachedEngine, record_notifications
+from app_helpers import record_notifications
 from pilot_helpers import press_and_settle, settle
 from textual.command import CommandPalette
 from textual.widgets import Input
@@ -23,12 +21,6 @@ SAVED = Progress(
     settings={**Settings().to_dict(), "batch_size": 3, "context_length": 6},
     text="A typed text, long enough for several windows of six tokens, stored with the progress file.",
 )
-
-
-@pytest.fixture
-def make_app(make_app):
-    """The conftest app; each distinct request is computed once per test run."""
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 def stored() -> Progress:

@@ -5,9 +5,7 @@ closes a form whose computation it replaces."""
 from __future__ import annotations
 
 import threading
-from functools import partial
 
-import pytest
 from app_helpers import CachedEngine, record_notifications
 from pilot_helpers import press_and_settle, settle
 from textual import events
@@ -19,11 +17,6 @@ from tutor.screens.lesson import LessonScreen
 from tutor.settings import Settings
 
 SIZE = (100, 32)
-
-
-@pytest.fixture
-def make_app(make_app):
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 def stored() -> Progress:
