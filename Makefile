@@ -12,7 +12,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed
-	$(BIN)/python -m tutor.bench
+	$(BIN)/python -m bench
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

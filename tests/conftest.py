@@ -34,16 +34,16 @@ def default_report_computed():
     no app test waits on a forward pass competing with its own event loop for the GIL."""
     from app_helpers import CachedEngine
 
-    from tutor.engine import Request
-    from tutor.settings import Settings
-    from tutor.texts import SAMPLE_TEXT_PATH, describe, read_text_file
+    from tutor.core.protocol import Request
+    from tutor.core.settings import Settings
+    from tutor.core.texts import SAMPLE_TEXT_PATH, describe, read_text_file
 
     loaded = read_text_file(SAMPLE_TEXT_PATH)
     CachedEngine().compute(Request(text=loaded.text, settings=Settings(), source=describe(loaded)))
 
 
 def _app_maker(engine_factory):
-    from tutor.app import TutorApp
+    from tutor.ui.app import TutorApp
 
     def make(**options) -> TutorApp:
         options.setdefault("engine_factory", engine_factory)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tutor.screenshots import settle
+from tutor.ui.screenshots import settle
 
 __all__ = ["settle", "press_and_settle"]
 

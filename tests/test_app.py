@@ -25,12 +25,12 @@ from textual.command import CommandPalette
 from textual.content import Content
 
 from tutor.cli import build_app, build_parser
-from tutor.lessons import builtin_lessons_dir
-from tutor.screens.help import HelpScreen
-from tutor.screens.lesson import LessonScreen
-from tutor.screens.too_small import TooSmallScreen
-from tutor.widgets.lesson_text import LessonText
-from tutor.widgets.token_table import TokenTable
+from tutor.core.lessons import builtin_lessons_dir
+from tutor.ui.screens.help import HelpScreen
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.ui.screens.too_small import TooSmallScreen
+from tutor.ui.widgets.lesson_text import LessonText
+from tutor.ui.widgets.token_table import TokenTable
 
 SIZE = (120, 40)
 LOADING = "loading the model (importing torch, reading the weights)…"
@@ -88,7 +88,7 @@ async def test_the_command_starts_the_engine_first_and_collects_garbage_after_th
         started.append(CachedEngine())
         return started[-1]
 
-    monkeypatch.setattr("tutor.engine.start_process_engine", start_engine)
+    monkeypatch.setattr("tutor.engine.process.start_process_engine", start_engine)
     app = build_app(build_parser().parse_args(["--batch-size", "2"]))
     assert app.engine is started[0]  # started before the app, which only takes it over
     assert not gc.isenabled()  # off while Textual loads and the first frame is drawn

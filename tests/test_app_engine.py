@@ -11,8 +11,10 @@ import time
 import pytest
 from app_helpers import CachedEngine, assert_numbers_close, expected_report, record_notifications
 
-from tutor.engine import EngineClosed, EngineDied, EngineTimedOut, ProcessEngine
-from tutor.settings import Settings
+from tutor.core.protocol import EngineClosed, EngineDied, EngineTimedOut
+
+from tutor.engine.process import ProcessEngine
+from tutor.core.settings import Settings
 
 SIZE = (100, 32)
 PATIENCE_S = 120.0  # a liveness bound for a real engine, on a busy machine; not a speed target

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
-from tutor.data import GPTDatasetV1, batch_window_indices, dataloader_from_ids, windows_at
-from tutor.settings import Settings, count_windows
-from tutor.walkthrough import Walkthrough
+from tutor.lm.data import GPTDatasetV1, batch_window_indices, dataloader_from_ids, windows_at
+from tutor.core.settings import Settings, count_windows
+from tutor.lm.walkthrough import Walkthrough
 
 
 def loader_batches(token_ids, *, batch_size, context_length, stride, shuffle, seed):

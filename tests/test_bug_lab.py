@@ -10,10 +10,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from tutor.bug_lab import BUGS, EXTREME_SCALE, BugResult, run_all, run_bug
-from tutor.formatting import format_number
-from tutor.settings import Settings
-from tutor.walkthrough import Walkthrough
+from tutor.lm.bug_lab import BUGS, EXTREME_SCALE, BugResult, run_all, run_bug
+from tutor.core.formatting import format_number
+from tutor.core.settings import Settings
+from tutor.lm.walkthrough import Walkthrough
 
 TEXT = "The quick brown fox jumps over the lazy dog. " * 20
 VOCAB_SIZE = 50257
@@ -190,5 +190,5 @@ def test_unknown_bug_key_is_a_key_error(walkthrough):
 
 
 def test_bug_lab_does_not_import_textual():
-    code = "import sys, tutor.bug_lab; assert 'textual' not in sys.modules"
+    code = "import sys, tutor.lm.bug_lab; assert 'textual' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.checks import grade, parse_number, parse_shape
-from tutor.lessons import Check, load_lessons
-from tutor.report import VALUE_NAMES
+from tutor.core.checks import grade, parse_number, parse_shape
+from tutor.core.lessons import Check, load_lessons
+from tutor.core.report import VALUE_NAMES
 
 VALUES = {
     "batch_size": 2,
@@ -142,7 +142,7 @@ def test_a_lessons_check_is_graded_against_this_runs_walkthrough():
     """The answer is read from the live report: the same answer is right for one run and wrong for another."""
     from app_helpers import expected_report
 
-    from tutor.lessons import load_lessons
+    from tutor.core.lessons import load_lessons
 
     forward = next(lesson for lesson in load_lessons().lessons if lesson.id == "forward")
     check = next(check for check in forward.checks if check.answer == "logits_shape")

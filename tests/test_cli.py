@@ -10,11 +10,12 @@ import pytest
 from report_fixture import assert_reports_close
 
 from tutor.cli import main
-from tutor.data import create_dataloader
-from tutor.engine import Request, compute_report
-from tutor.settings import Settings
-from tutor.texts import sample_text
-from tutor.tokenizer import encode
+from tutor.lm.data import create_dataloader
+from tutor.core.protocol import Request
+from tutor.lm.compute import compute_report
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
+from tutor.lm.tokenizer import encode
 
 PROJECT = Path(__file__).resolve().parents[1]
 JSON_KEYS = {

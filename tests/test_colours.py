@@ -11,7 +11,7 @@ from app_helpers import CachedEngine
 from pilot_helpers import press_and_settle, settle
 from rich.color import ColorSystem
 
-from tutor.widgets.token_table import TokenTable
+from tutor.ui.widgets.token_table import TokenTable
 
 SIZE = (120, 40)
 

@@ -8,14 +8,14 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 
 CORE = (
-    "tutor.tokenizer", "tutor.data", "tutor.model", "tutor.weights", "tutor.walkthrough", "tutor.report",
-    "tutor.report_builder", "tutor.engine", "tutor.plain", "tutor.settings", "tutor.texts", "tutor.progress",
-    "tutor.lessons", "tutor.checks", "tutor.bug_lab", "tutor.formatting", "tutor.session", "tutor.progress_saver",
-    "tutor.resume",
+    "tutor.lm.tokenizer", "tutor.lm.data", "tutor.lm.model", "tutor.lm.weights", "tutor.lm.walkthrough", "tutor.core.report",
+    "tutor.lm.report_builder", "tutor.engine", "tutor.core.plain", "tutor.core.settings", "tutor.core.texts", "tutor.core.progress",
+    "tutor.core.lessons", "tutor.core.checks", "tutor.lm.bug_lab", "tutor.core.formatting", "tutor.core.session", "tutor.core.progress_saver",
+    "tutor.core.startup",
 )
 LIGHT = (
-    "tutor.report", "tutor.settings", "tutor.texts", "tutor.lessons", "tutor.checks", "tutor.session",
-    "tutor.formatting", "tutor.progress", "tutor.engine", "tutor.progress_saver", "tutor.resume",
+    "tutor.core.report", "tutor.core.settings", "tutor.core.texts", "tutor.core.lessons", "tutor.core.checks", "tutor.core.session",
+    "tutor.core.formatting", "tutor.core.progress", "tutor.engine", "tutor.core.progress_saver", "tutor.core.startup",
 )
 
 

@@ -5,9 +5,9 @@ import re
 import pytest
 import torch
 
-from tutor.data import GPTDatasetV1, create_dataloader, tokenize, window_starts
-from tutor.texts import sample_text
-from tutor.tokenizer import encode
+from tutor.lm.data import GPTDatasetV1, create_dataloader, tokenize, window_starts
+from tutor.core.texts import sample_text
+from tutor.lm.tokenizer import encode
 
 # 11 sentences of plain English: enough tokens for the small settings below
 TEXT = (

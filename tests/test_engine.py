@@ -16,10 +16,12 @@ from types import SimpleNamespace
 import pytest
 from report_fixture import assert_reports_close
 
-from tutor.engine import InProcessEngine, LearnerError, Request
-from tutor.session import Session
-from tutor.settings import Settings
-from tutor.texts import sample_text, text_from_string
+from tutor.engine.in_process import InProcessEngine
+
+from tutor.core.protocol import LearnerError, Request
+from tutor.core.session import Session
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text, text_from_string
 
 SHORT_TEXT = "Hello there"
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,9 +30,11 @@ CHILD_SCRIPT = textwrap.dedent(
     """
     import json, os, pickle, sys
 
-    from tutor.engine import LearnerError, ProcessEngine, Request
-    from tutor.settings import Settings
-    from tutor.texts import sample_text
+    from tutor.core.protocol import LearnerError, Request
+
+    from tutor.engine.process import ProcessEngine
+    from tutor.core.settings import Settings
+    from tutor.core.texts import sample_text
 
     if __name__ == "__main__":
         out = sys.argv[1]
@@ -183,7 +187,7 @@ def test_an_answer_is_unpickled_with_the_collector_paused_and_then_restored(monk
     import os
     import pickle
 
-    from tutor import engine
+    from tutor.engine import process as engine
 
     seen = []
     real_load = pickle.load

@@ -16,19 +16,12 @@ import pytest
 from report_fixture import assert_reports_close
 
 import tutor
-from tutor.engine import (
-    TIME_BUDGET_MIN_S,
-    EngineClosed,
-    EngineDied,
-    EngineTimedOut,
-    InProcessEngine,
-    ProcessEngine,
-    Request,
-    time_budget,
-)
-from tutor.settings import Settings
-from tutor.texts import sample_text
-from tutor.weights import cache_dir
+from tutor.engine.process import TIME_BUDGET_MIN_S, ProcessEngine, time_budget
+from tutor.core.protocol import EngineClosed, EngineDied, EngineTimedOut, Request
+from tutor.engine.in_process import InProcessEngine
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
+from tutor.lm.weights import cache_dir
 
 PACKAGE_ROOT = str(Path(tutor.__file__).resolve().parent.parent)
 SMALL = Request(text=sample_text(), settings=Settings(), source="story.txt")
@@ -105,14 +98,15 @@ def test_the_engine_imports_nothing_from_the_current_folder_or_pythonpath(tmp_pa
     """A folder with a torch.py, a pickle.py, a sitecustomize.py and a tutor package, each of which leaves a
     marker file when imported; the tutor is started there, with PYTHONPATH naming it too."""
     poisoned, markers, home = tmp_path / "poisoned", tmp_path / "markers", tmp_path / "home"
-    for folder in (poisoned / "tutor", markers, home):
+    for folder in (poisoned / "tutor" / "engine", markers, home):
         folder.mkdir(parents=True)
     for module, path in {
         "torch": "torch.py",
         "pickle": "pickle.py",
         "sitecustomize": "sitecustomize.py",
         "tutor": "tutor/__init__.py",
-        "tutor.engine": "tutor/engine.py",
+        "tutor.engine": "tutor/engine/__init__.py",
+        "tutor.engine.child": "tutor/engine/child.py",
     }.items():
         (poisoned / path).write_text(f"open({str(markers / module)!r}, 'w').close()\n", encoding="utf-8")
     warm_cache = cache_dir()
@@ -230,9 +224,10 @@ def test_each_child_holds_only_its_own_pipes():
 DYING_PARENT = """
 import sys
 sys.path.insert(0, sys.argv[1])  # the tutor under test
-from tutor.engine import ProcessEngine, Request
-from tutor.settings import Settings
-from tutor.texts import sample_text
+from tutor.engine.process import ProcessEngine
+from tutor.core.protocol import Request
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
 
 engine = ProcessEngine()
 engine.compute(Request(text=sample_text(), settings=Settings(), source="story.txt"))

@@ -11,13 +11,14 @@ from app_helpers import CachedEngine, GatedEngine, assert_numbers_close, expecte
 from pilot_helpers import press_and_settle, settle
 from textual.widgets import Input, TextArea
 
-from tutor.data import tokenize as encode
-from tutor.engine import Request, compute_report
-from tutor.screens.lesson import LessonScreen
-from tutor.screens.settings_screen import FIELDS, SettingsScreen
-from tutor.screens.text_screen import TextScreen
-from tutor.settings import Settings
-from tutor.texts import MAX_TEXT_CHARS, sample_text, text_from_string
+from tutor.lm.data import tokenize as encode
+from tutor.core.protocol import Request
+from tutor.lm.compute import compute_report
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.ui.screens.settings_screen import FIELDS, SettingsScreen
+from tutor.ui.screens.text_screen import TextScreen
+from tutor.core.settings import Settings
+from tutor.core.texts import MAX_TEXT_CHARS, sample_text, text_from_string
 
 SIZE = (100, 32)
 

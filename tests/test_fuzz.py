@@ -17,17 +17,18 @@ from pilot_helpers import press_and_settle, settle
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input
 
-from tutor.app import MIN_HEIGHT, MIN_WIDTH
+from tutor.ui.app import MIN_HEIGHT, MIN_WIDTH
 from tutor.cli import main
-from tutor.engine import InProcessEngine, LearnerError, Request
-from tutor.lessons import load_lessons
-from tutor.progress import ProgressStore
-from tutor.screens.help import HelpScreen
-from tutor.screens.lesson import LessonScreen
-from tutor.screens.settings_screen import SettingsScreen
-from tutor.screens.too_small import TooSmallScreen
-from tutor.settings import Settings
-from tutor.texts import SAMPLE_TEXT_PATH, describe, read_text_file, text_from_string
+from tutor.engine.in_process import InProcessEngine
+from tutor.core.protocol import LearnerError, Request
+from tutor.core.lessons import load_lessons
+from tutor.core.progress import ProgressStore
+from tutor.ui.screens.help import HelpScreen
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.ui.screens.settings_screen import SettingsScreen
+from tutor.ui.screens.too_small import TooSmallScreen
+from tutor.core.settings import Settings
+from tutor.core.texts import SAMPLE_TEXT_PATH, describe, read_text_file, text_from_string
 
 BIG, SMALL = (100, 30), (50, 15)
 

@@ -9,10 +9,10 @@ import pytest
 from app_helpers import CachedEngine, expected_report, shown
 from pilot_helpers import press_and_settle, settle
 
-from tutor.formatting import format_number, visible
-from tutor.screens.inspector import InspectorScreen
-from tutor.screens.lesson import LessonScreen
-from tutor.widgets.token_table import TokenTable
+from tutor.core.formatting import format_number, visible
+from tutor.ui.screens.inspector import InspectorScreen
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.ui.widgets.token_table import TokenTable
 
 SIZE = (120, 40)
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from tutor.lessons import PENDING, PLACEHOLDER, Lesson, fill_placeholders, format_value, load_lessons
-from tutor.report import TENSOR_NAMES, VALUE_NAMES
-from tutor.settings import Settings
+from tutor.core.lessons import PENDING, PLACEHOLDER, Lesson, fill_placeholders, format_value, load_lessons
+from tutor.core.report import TENSOR_NAMES, VALUE_NAMES
+from tutor.core.settings import Settings
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 
@@ -64,15 +64,15 @@ def lessons() -> tuple[Lesson, ...]:
 
 @pytest.fixture(scope="module")
 def model():
-    from tutor.walkthrough import default_model
+    from tutor.lm.walkthrough import default_model
 
     return default_model()
 
 
 def walkthrough_and_report(settings: Settings, model):
-    from tutor.report_builder import build_report
-    from tutor.texts import sample_text
-    from tutor.walkthrough import Walkthrough
+    from tutor.lm.report_builder import build_report
+    from tutor.core.texts import sample_text
+    from tutor.lm.walkthrough import Walkthrough
 
     walkthrough = Walkthrough(sample_text(), settings, model=model)
     return walkthrough, build_report(walkthrough)
@@ -176,9 +176,9 @@ def test_check_answers_are_not_given_away_by_their_own_lesson(lessons):
 
 @pytest.mark.parametrize("settings", SETTINGS)
 def test_snippets_run_in_order_and_match_the_walkthrough(lessons, model, settings):
-    from tutor.data import create_dataloader
-    from tutor.texts import sample_text
-    from tutor.tokenizer import get_tokenizer
+    from tutor.lm.data import create_dataloader
+    from tutor.core.texts import sample_text
+    from tutor.lm.tokenizer import get_tokenizer
 
     w, _ = walkthrough_and_report(settings, model)
     namespace = {

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import tutor.lessons as lessons
-from tutor.lessons import fill_placeholders, load_lessons, parse_lesson
+import tutor.core.lessons as lessons
+from tutor.core.lessons import fill_placeholders, load_lessons, parse_lesson
 
-MAX_LESSON_BYTES = 100_000  # the stated limit (tutor.lessons.MAX_LESSON_BYTES)
+MAX_LESSON_BYTES = 100_000  # the stated limit (tutor.core.lessons.MAX_LESSON_BYTES)
 
 HEAD = "---\nid: big\ntitle: Big\n---\n"  # the body starts on file line 5
 LINE = "The loss is {{ loss_manual:.3f }} and the batch has {{ batch_size }} rows.\n"
@@ -153,7 +153,7 @@ ADVERSARIAL_BODIES = {
 SEARCH_ALL = """
 import sys
 from pathlib import Path
-from tutor.lessons import fill_placeholders, load_lessons
+from tutor.core.lessons import fill_placeholders, load_lessons
 folder = Path(sys.argv[1])
 lesson_set = load_lessons(folder)
 for path in sorted(folder.glob("*.md")):

@@ -13,9 +13,9 @@ import pytest
 from app_helpers import CachedEngine, shown
 from pilot_helpers import settle
 
-import tutor.app
-from tutor.lessons import builtin_lessons_dir
-from tutor.widgets.lesson_text import LessonText
+import tutor.ui.app
+from tutor.core.lessons import builtin_lessons_dir
+from tutor.ui.widgets.lesson_text import LessonText
 
 SIZE = (120, 40)
 FILES = ("00-overview.md", "01-tokenize.md")
@@ -51,7 +51,7 @@ async def wait_for(pilot, condition, seconds: float = 6.0) -> None:
 async def test_lessons_are_read_again_off_the_event_loop(make_app, tmp_path, monkeypatch):
     folder = lesson_folder(tmp_path)
     app = make_app(lessons_dir=folder, watch=True)
-    load_lessons = tutor.app.load_lessons
+    load_lessons = tutor.ui.app.load_lessons
     threads, started, release = [], threading.Event(), threading.Event()
 
     def slow_load_lessons(lessons_dir):
@@ -61,7 +61,7 @@ async def test_lessons_are_read_again_off_the_event_loop(make_app, tmp_path, mon
         release.wait(timeout=5)
         return load_lessons(lessons_dir)
 
-    monkeypatch.setattr(tutor.app, "load_lessons", slow_load_lessons)
+    monkeypatch.setattr(tutor.ui.app, "load_lessons", slow_load_lessons)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)

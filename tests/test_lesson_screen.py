@@ -10,12 +10,12 @@ from app_helpers import CachedEngine, assert_numbers_close, expected_report, sho
 from pilot_helpers import press_and_settle, settle
 from textual.widgets import Input, Markdown
 
-from tutor.formatting import format_number
-from tutor.lessons import format_value
-from tutor.screens.help import HelpScreen
-from tutor.screens.lesson import LessonScreen
-from tutor.widgets.lesson_list import LessonList
-from tutor.widgets.lesson_text import LessonText
+from tutor.core.formatting import format_number
+from tutor.core.lessons import format_value
+from tutor.ui.screens.help import HelpScreen
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.ui.widgets.lesson_list import LessonList
+from tutor.ui.widgets.lesson_text import LessonText
 
 SIZE = (120, 40)
 

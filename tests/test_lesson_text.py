@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from tutor.widgets.lesson_text import LessonText
+from tutor.ui.widgets.lesson_text import LessonText
 
 SOURCE = """# Softmax
 
@@ -18,7 +18,7 @@ Scores become **probabilities** with `torch.softmax`.
 
 
 class OneLesson(App):
-    CSS_PATH = "../tutor/tutor.tcss"
+    CSS_PATH = "../tutor/ui/tutor.tcss"
 
     def compose(self) -> ComposeResult:
         yield LessonText(SOURCE)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.lessons import PENDING, LessonProblem, fill_placeholders, format_value, load_lessons
+from tutor.core.lessons import PENDING, LessonProblem, fill_placeholders, format_value, load_lessons
 
 GOOD = """\
 ---

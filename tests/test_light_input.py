@@ -14,7 +14,7 @@ from pilot_helpers import settle
 from textual import events
 from textual.driver import Driver
 
-from tutor.screens.lesson import LessonScreen
+from tutor.ui.screens.lesson import LessonScreen
 
 KEYS = 5_000
 

@@ -15,11 +15,11 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tutor.bug_lab import run_all
-from tutor.report_builder import TOP_K, build_report, format_tensor, format_unmade_tensor
-from tutor.settings import Settings
-from tutor.texts import sample_text
-from tutor.walkthrough import CHUNK_POSITIONS, Walkthrough, cross_entropy
+from tutor.lm.bug_lab import run_all
+from tutor.lm.report_builder import TOP_K, build_report, format_tensor, format_unmade_tensor
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
+from tutor.lm.walkthrough import CHUNK_POSITIONS, Walkthrough, cross_entropy
 
 VOCAB_SIZE = 50257
 
@@ -135,11 +135,11 @@ def test_cross_entropy_is_the_single_call_when_small_and_the_same_loss_in_chunks
 MEMORY_CHILD = r"""
 import resource, sys
 import torch, torch.nn as nn
-from tutor.bug_lab import run_all
-from tutor.report_builder import build_report
-from tutor.settings import Settings
-from tutor.texts import sample_text
-from tutor.walkthrough import Walkthrough
+from tutor.lm.bug_lab import run_all
+from tutor.lm.report_builder import build_report
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
+from tutor.lm.walkthrough import Walkthrough
 
 torch.manual_seed(0)
 model = nn.Sequential(nn.Embedding(50257, 16), nn.Linear(16, 50257)).eval()

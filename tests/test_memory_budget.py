@@ -14,11 +14,13 @@ from app_helpers import CachedEngine, shown
 from pilot_helpers import press_and_settle, settle
 from textual.widgets import Input
 
-import tutor.engine
+import tutor.engine.child
+import tutor.lm.compute
 from tutor import cli
-from tutor.engine import Request, serve
-from tutor.screens.settings_screen import FIELDS, SettingsScreen, field_errors
-from tutor.settings import (
+from tutor.core.protocol import Request
+from tutor.engine.child import serve
+from tutor.ui.screens.settings_screen import FIELDS, SettingsScreen, field_errors
+from tutor.core.settings import (
     HARD_MAX_POSITIONS,
     MAX_POSITIONS_ENV,
     MODEL_CONTEXT_LENGTH,
@@ -26,7 +28,7 @@ from tutor.settings import (
     max_positions,
     parse_max_positions,
 )
-from tutor.texts import sample_text
+from tutor.core.texts import sample_text
 
 OVER = Settings(batch_size=HARD_MAX_POSITIONS // MODEL_CONTEXT_LENGTH + 1, context_length=MODEL_CONTEXT_LENGTH)
 
@@ -99,7 +101,7 @@ def run_cli(capsys, monkeypatch, *argv: str) -> tuple[int, str, str]:
     def no_compute(*args, **kwargs):
         raise AssertionError("refused settings reached the computation")
 
-    monkeypatch.setattr(tutor.engine, "compute_report", no_compute)
+    monkeypatch.setattr(tutor.lm.compute, "Walkthrough", no_compute)
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
@@ -156,9 +158,9 @@ def test_cli_refuses_a_bad_limit_from_the_environment(capsys, monkeypatch):
 
 
 def test_the_computing_process_refuses_a_batch_over_the_limit_as_the_learners_to_fix(monkeypatch):
-    monkeypatch.setattr(tutor.engine, "warm_up", lambda: None)
+    monkeypatch.setattr(tutor.engine.child, "warm_up", lambda: None)
     monkeypatch.setenv(MAX_POSITIONS_ENV, "64")
-    requests = io.BytesIO(pickle.dumps(Request(text=sample_text(), settings=Settings(batch_size=3, context_length=32), source="s")))
+    requests = io.BytesIO(Request(text=sample_text(), settings=Settings(batch_size=3, context_length=32), source="s").to_json())
     answers = io.BytesIO()
     serve(requests, answers)
     status, message, _notices = pickle.loads(answers.getvalue())

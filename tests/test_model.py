@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tutor.model import GPT_CONFIG_124M, GPTModel, generate_tokens
+from tutor.lm.model import GPT_CONFIG_124M, GPTModel, generate_tokens
 
 SMALL = {"vocab_size": 100, "context_length": 8, "emb_dim": 16, "n_heads": 2, "n_layers": 2,
          "drop_rate": 0.1, "qkv_bias": False}

@@ -5,9 +5,11 @@ import socket
 
 import pytest
 
-from tutor.engine import Request, compute_report
-from tutor.settings import Settings
-from tutor.texts import sample_text
+from tutor.core.protocol import Request
+
+from tutor.lm.compute import compute_report
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
 
 
 @pytest.fixture
@@ -25,8 +27,8 @@ def no_network(monkeypatch):
 
 
 def test_walkthrough_and_report_without_network(no_network, monkeypatch):
-    from tutor import tokenizer
-    from tutor.weights import load_tutor_model
+    from tutor.lm import tokenizer
+    from tutor.lm.weights import load_tutor_model
 
     monkeypatch.setattr(tokenizer, "_encoding", None)  # build the tokenizer afresh, offline
     notices = []

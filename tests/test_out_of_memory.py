@@ -11,15 +11,16 @@ import sys
 
 import pytest
 
-import tutor.bug_lab
-import tutor.engine
-import tutor.walkthrough
+import tutor.lm.bug_lab
+import tutor.engine.child
+import tutor.lm.walkthrough
 from tutor import cli
-from tutor.bug_lab import run_all
-from tutor.engine import Request, serve
-from tutor.settings import MAX_POSITIONS_ENV, Settings
-from tutor.texts import sample_text
-from tutor.walkthrough import OutOfMemory, Walkthrough, is_out_of_memory
+from tutor.lm.bug_lab import run_all
+from tutor.core.protocol import Request
+from tutor.engine.child import serve
+from tutor.core.settings import MAX_POSITIONS_ENV, Settings
+from tutor.core.texts import sample_text
+from tutor.lm.walkthrough import OutOfMemory, Walkthrough, is_out_of_memory
 
 TORCH_MESSAGE = (
     "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to "
@@ -46,7 +47,7 @@ def model_raising(error: BaseException):
     ids=["MemoryError", "allocator"],
 )
 def test_cli_says_it_ran_out_of_memory_in_one_line_and_exits_1(capsys, monkeypatch, error, reason):
-    monkeypatch.setattr(tutor.walkthrough, "default_model", lambda: model_raising(error))
+    monkeypatch.setattr(tutor.lm.walkthrough, "default_model", lambda: model_raising(error))
     code = cli.main(["--json", "--batch-size", "3", "--context-length", "5"])
     out, err = capsys.readouterr()
     assert (code, out) == (1, "")
@@ -57,7 +58,7 @@ def test_other_runtime_errors_are_not_taken_for_running_out_of_memory():
     assert is_out_of_memory(MemoryError()) and is_out_of_memory(RuntimeError(TORCH_MESSAGE))
     assert not is_out_of_memory(RuntimeError("Expected target size [2, 50257], got [2, 8]"))
     walkthrough = Walkthrough(sample_text(), Settings(), model=model_raising(RuntimeError("shape mismatch")))
-    from tutor.report_builder import build_report
+    from tutor.lm.report_builder import build_report
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
         build_report(walkthrough)
@@ -83,19 +84,19 @@ def test_the_bug_lab_does_not_show_running_out_of_memory_as_a_mistakes_error(mon
 
     walkthrough = tiny_walkthrough()
     walkthrough.loss
-    monkeypatch.setattr(tutor.bug_lab.F, "nll_loss", no_memory)  # inside the forgot_flatten mistake
+    monkeypatch.setattr(tutor.lm.bug_lab.F, "nll_loss", no_memory)  # inside the forgot_flatten mistake
     with pytest.raises(OutOfMemory):
         run_all(walkthrough)
 
 
 def test_the_computing_process_answers_with_the_line_and_goes_on(monkeypatch):
-    monkeypatch.setattr(tutor.engine, "warm_up", lambda: None)
+    monkeypatch.setattr(tutor.engine.child, "warm_up", lambda: None)
     failing = model_raising(RuntimeError(TORCH_MESSAGE))
     models = iter([failing, tiny_walkthrough().model])
-    monkeypatch.setattr(tutor.walkthrough, "default_model", lambda: next(models))
+    monkeypatch.setattr(tutor.lm.walkthrough, "default_model", lambda: next(models))
     stream = io.BytesIO()
     for settings in (Settings(batch_size=8, context_length=256), Settings()):
-        pickle.dump(Request(text=sample_text(), settings=settings, source="s"), stream)
+        stream.write(Request(text=sample_text(), settings=settings, source="s").to_json())
     stream.seek(0)
     answers = io.BytesIO()
     serve(stream, answers)
@@ -111,9 +112,9 @@ def test_the_computing_process_answers_with_the_line_and_goes_on(monkeypatch):
 LIMITED_CLI = r"""
 import resource, sys
 from tutor.cli import main
-from tutor.settings import Settings
-from tutor.texts import sample_text
-from tutor.walkthrough import Walkthrough, default_model
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
+from tutor.lm.walkthrough import Walkthrough, default_model
 
 Walkthrough(sample_text(), Settings(), model=default_model()).loss
 size = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize:")) * 1024

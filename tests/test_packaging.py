@@ -25,7 +25,7 @@ def test_the_wheel_holds_lessons_rank_file_licence_story_and_styles(tmp_path):
         "tutor/assets/gpt2.tiktoken",
         "tutor/assets/gpt2.tiktoken.LICENSE",
         "tutor/assets/story.txt",
-        "tutor/tutor.tcss",
+        "tutor/ui/tutor.tcss",
         "tutor/__main__.py",
     } <= names
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))

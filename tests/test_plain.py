@@ -5,12 +5,12 @@ import re
 
 import pytest
 
-from tutor.formatting import format_number, visible
-from tutor.plain import render_plain
-from tutor.report_builder import build_report
-from tutor.settings import Settings
-from tutor.texts import sample_text
-from tutor.walkthrough import Walkthrough, default_model
+from tutor.core.formatting import format_number, visible
+from tutor.core.plain import render_plain
+from tutor.lm.report_builder import build_report
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
+from tutor.lm.walkthrough import Walkthrough, default_model
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

@@ -7,11 +7,12 @@ import re
 
 import pytest
 
-from tutor.data import check_enough_tokens
-from tutor.engine import Request, compute_report
-from tutor.plain import render_plain
-from tutor.screens.settings_screen import field_errors
-from tutor.settings import Settings
+from tutor.lm.data import check_enough_tokens
+from tutor.core.protocol import Request
+from tutor.lm.compute import compute_report
+from tutor.core.plain import render_plain
+from tutor.ui.screens.settings_screen import field_errors
+from tutor.core.settings import Settings
 
 TWO_TOKENS = "Hello world"  # GPT-2: "Hello", " world"
 
@@ -23,7 +24,7 @@ def test_a_text_of_one_token_has_1_token():
 
 
 def test_a_batch_beyond_a_single_window_says_window():
-    from tutor.data import batch_window_indices  # new with the memory budget (issue 8, part 5)
+    from tutor.lm.data import batch_window_indices  # new with the memory budget (issue 8, part 5)
 
     with pytest.raises(IndexError) as raised:
         batch_window_indices(1, batch_size=1, batch_index=1, shuffle=False, seed=0)
@@ -58,7 +59,7 @@ def test_the_bug_lab_says_1_row_of_1_position(one_window_report):
 
 
 def test_a_placeholder_can_carry_its_noun():
-    from tutor.lessons import fill_placeholders
+    from tutor.core.lessons import fill_placeholders
 
     text = "{{ batch_size:row/rows }}, {{ position_count: token id / token ids }}, {{ stride:batch/batches }}"
     assert fill_placeholders(text, {"batch_size": 1, "position_count": 1024, "stride": 2}) == (
@@ -71,7 +72,7 @@ PLURAL_AFTER_ONE = re.compile(r"(?<![\d.,])1 (windows|tokens|token ids|ids|rows|
 
 
 def test_the_lessons_say_1_window_when_there_is_one(one_window_report):
-    from tutor.lessons import fill_placeholders, load_lessons
+    from tutor.core.lessons import fill_placeholders, load_lessons
 
     lesson_set = load_lessons()
     assert not lesson_set.problems

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tutor import progress as progress_module
-from tutor import texts
-from tutor.progress import Progress, ProgressError, ProgressStore, state_dir
+from tutor.core import progress as progress_module
+from tutor.core import texts
+from tutor.core.progress import Progress, ProgressError, ProgressStore, state_dir
 
 
 def sample_progress() -> Progress:

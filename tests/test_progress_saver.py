@@ -3,8 +3,8 @@ failure is reported the first time only."""
 
 from __future__ import annotations
 
-from tutor.progress import ProgressStore
-from tutor.progress_saver import ProgressSaver
+from tutor.core.progress import ProgressStore
+from tutor.core.progress_saver import ProgressSaver
 
 
 def state(saver: ProgressSaver, lesson_id: str, seen=("overview",)):

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from tutor.bug_lab import run_all
-from tutor.report import TENSOR_NAMES, VALUE_NAMES, Report
-from tutor.report_builder import TOP_K, build_report
-from tutor.settings import Settings
-from tutor.texts import sample_text
-from tutor.walkthrough import Walkthrough, default_model
+from tutor.lm.bug_lab import run_all
+from tutor.core.report import TENSOR_NAMES, VALUE_NAMES, Report
+from tutor.lm.report_builder import TOP_K, build_report
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
+from tutor.lm.walkthrough import Walkthrough, default_model
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -152,5 +152,5 @@ def test_report_unpickles_without_torch(report, tmp_path):
         [sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [repr(report.loss_pytorch), "tutor.report", "16", "5"]
+    assert result.stdout.split() == [repr(report.loss_pytorch), "tutor.core.report", "16", "5"]
     assert isinstance(report, Report)

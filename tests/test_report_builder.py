@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from tutor.report import TENSOR_NAMES
-from tutor.report_builder import CONTEXT_TOKENS_SHOWN, PRINT_OPTIONS, build_report, format_tensor
-from tutor.settings import Settings
-from tutor.texts import sample_text
-from tutor.tokenizer import decode
-from tutor.walkthrough import Walkthrough, default_model
+from tutor.core.report import TENSOR_NAMES
+from tutor.lm.report_builder import CONTEXT_TOKENS_SHOWN, PRINT_OPTIONS, build_report, format_tensor
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
+from tutor.lm.tokenizer import decode
+from tutor.lm.walkthrough import Walkthrough, default_model
 
 
 def print_options() -> dict:

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from report_fixture import DEFAULT_REPORT_PATH, read_fixture
 
-from tutor.report import TENSOR_NAMES, BugResult, Candidate, Report, TensorView, TokenRow
-from tutor.settings import Settings
+from tutor.core.report import TENSOR_NAMES, BugResult, Candidate, Report, TensorView, TokenRow
+from tutor.core.settings import Settings
 
 
 def through_json(data):

@@ -26,9 +26,9 @@ from report_fixture import (
     write_fixture,
 )
 
-from tutor.engine import EngineError, Request
-from tutor.report import Report
-from tutor.settings import Settings
+from tutor.core.protocol import EngineError, Request
+from tutor.core.report import Report
+from tutor.core.settings import Settings
 
 
 def test_the_model_still_computes_the_committed_report(update_report_fixtures):

@@ -9,9 +9,9 @@ from pilot_helpers import press_and_settle, settle
 from textual.command import CommandPalette
 from textual.widgets import Input
 
-from tutor.progress import Progress, ProgressStore, state_dir
-from tutor.screens.lesson import LessonScreen
-from tutor.settings import Settings
+from tutor.core.progress import Progress, ProgressStore, state_dir
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.core.settings import Settings
 
 SIZE = (100, 32)
 SAVED = Progress(
@@ -141,7 +141,7 @@ async def test_palette_start_over_clears_progress(make_app):
 
 def loss_on_screen(app) -> str:
     """The overview lesson's sentence with the loss in it, as drawn."""
-    from tutor.widgets.lesson_text import LessonText
+    from tutor.ui.widgets.lesson_text import LessonText
 
     text = " ".join(app.screen.query_one("#lesson-text", LessonText).source.split())
     return next(part for part in text.split(". ") if "the cross-entropy loss is" in part)

@@ -12,9 +12,9 @@ from textual import events
 from textual.command import CommandPalette
 from textual.widgets import Input
 
-from tutor.progress import Progress, ProgressStore
-from tutor.screens.lesson import LessonScreen
-from tutor.settings import Settings
+from tutor.core.progress import Progress, ProgressStore
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.core.settings import Settings
 
 SIZE = (100, 32)
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from tutor.data import GPTDatasetV1
-from tutor.model import GPT_CONFIG_124M
-from tutor.settings import (
+from tutor.lm.data import GPTDatasetV1
+from tutor.lm.model import GPT_CONFIG_124M
+from tutor.core.settings import (
     MODEL_CONTEXT_LENGTH,
     Settings,
     check_window_settings,

@@ -36,7 +36,7 @@ def go_to_lesson(number: int, *keys: str, tab: str | None = None):
 @pytest.fixture(autouse=True)
 def no_forward_pass(monkeypatch):
     """Nothing here may run the model: what it computes on this CPU must never reach a picture."""
-    import tutor.engine
+    import tutor.lm.compute
 
     calls = []
 
@@ -44,7 +44,7 @@ def no_forward_pass(monkeypatch):
         calls.append(args)  # the app shows the error and goes on; the test fails below
         raise AssertionError("snapshot tests draw the committed report, never a forward pass")
 
-    monkeypatch.setattr(tutor.engine, "compute_report", refuse)
+    monkeypatch.setattr(tutor.lm.compute, "Walkthrough", refuse)
     yield
     assert not calls, f"a snapshot test ran the model: {calls}"
 

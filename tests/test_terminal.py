@@ -24,11 +24,11 @@ from pilot_helpers import settle
 from textual import events
 from textual.widgets import Input, Static, TextArea
 
-from tutor.engine import InProcessEngine
-from tutor.formatting import CONTROL_CHARACTERS, safe_to_draw, visible
-from tutor.lessons import fill_placeholders, load_lessons
-from tutor.texts import read_text_file, text_from_string
-from tutor.widgets.token_table import TokenTable
+from tutor.engine.in_process import InProcessEngine
+from tutor.core.formatting import CONTROL_CHARACTERS, safe_to_draw, visible
+from tutor.core.lessons import fill_placeholders, load_lessons
+from tutor.core.texts import read_text_file, text_from_string
+from tutor.ui.widgets.token_table import TokenTable
 
 PROJECT = Path(__file__).resolve().parent.parent
 LOSS_TUTOR = Path(sys.executable).with_name("loss-tutor")

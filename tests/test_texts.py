@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tutor import texts
-from tutor.texts import LoadedText, TextError, describe, read_text_file, text_from_string
+from tutor.core import texts
+from tutor.core.texts import LoadedText, TextError, describe, read_text_file, text_from_string
 
 MB = 1_000_000
 

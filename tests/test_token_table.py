@@ -8,10 +8,10 @@ import pytest
 from app_helpers import CachedEngine, assert_numbers_close, expected_report
 from pilot_helpers import press_and_settle, settle
 
-from tutor.formatting import format_number
-from tutor.screens.inspector import InspectorScreen
-from tutor.settings import Settings
-from tutor.widgets.token_table import TokenTable, cell, context_tail, token_label
+from tutor.core.formatting import format_number
+from tutor.ui.screens.inspector import InspectorScreen
+from tutor.core.settings import Settings
+from tutor.ui.widgets.token_table import TokenTable, cell, context_tail, token_label
 
 SIZE = (120, 40)
 

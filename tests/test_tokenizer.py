@@ -6,8 +6,8 @@ import tempfile
 
 import pytest
 
-from tutor import tokenizer
-from tutor.tokenizer import (
+from tutor.lm import tokenizer
+from tutor.lm.tokenizer import (
     END_OF_TEXT_ID,
     RANK_FILE,
     RANK_FILE_SHA256,

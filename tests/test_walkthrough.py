@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tutor.settings import Settings, count_windows
-from tutor.texts import sample_text
-from tutor.tokenizer import decode, encode
-from tutor.walkthrough import Walkthrough, default_model
+from tutor.core.settings import Settings, count_windows
+from tutor.core.texts import sample_text
+from tutor.lm.tokenizer import decode, encode
+from tutor.lm.walkthrough import Walkthrough, default_model
 
 STAGES = ("batch", "forward", "probabilities", "predictions", "target_log_probs", "loss", "perplexity")
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from tutor import weights
-from tutor.model import GPT_CONFIG_124M
-from tutor.weights import build_fresh_model, cache_dir, load_tutor_model, weights_path
+from tutor.lm import weights
+from tutor.lm.model import GPT_CONFIG_124M
+from tutor.lm.weights import build_fresh_model, cache_dir, load_tutor_model, weights_path
 
 SMALL = {"vocab_size": 100, "context_length": 8, "emb_dim": 16, "n_heads": 2, "n_layers": 2,
          "drop_rate": 0.1, "qkv_bias": False}
@@ -250,7 +250,7 @@ def test_two_threads_saving_at_once_leave_a_valid_file(cache, monkeypatch, notic
 def test_two_processes_starting_at_once_leave_a_valid_file(cache, notices):
     script = (
         "import torch\n"
-        "from tutor.weights import load_tutor_model\n"
+        "from tutor.lm.weights import load_tutor_model\n"
         f"m = load_tutor_model({SMALL!r})\n"
         "print(float(m(torch.zeros(1, 4, dtype=torch.long)).sum()))\n"
     )
@@ -285,7 +285,7 @@ def test_the_124m_model_from_the_cache_equals_a_fresh_build(cache, notices, monk
 def _load_in_a_child(cache, timeout=60):
     """load_tutor_model(SMALL) in a fresh process with a deadline: a hang fails the test instead of stopping it."""
     script = (
-        "from tutor.weights import load_tutor_model\n"
+        "from tutor.lm.weights import load_tutor_model\n"
         f"load_tutor_model({SMALL!r})\n"
         "print('loaded')\n"
     )
@@ -465,7 +465,8 @@ def test_checksums_read_through_many_small_windows_match_the_saved_ones(cache, n
 
 
 def test_the_cli_says_out_of_memory_in_one_line_and_exits_1(cache, monkeypatch, capsys):
-    from tutor import cli, walkthrough
+    from tutor import cli
+    from tutor.lm import walkthrough
 
     path = weights_path()  # the 124M file: a stand-in, since loading fails before anything is read
     path.write_bytes(b"a good cache, as far as anyone can tell")

@@ -9,9 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from tutor.formatting import safe_to_draw
-from tutor.settings import MAX_POSITIONS_ENV, Settings, max_positions, parse_max_positions
-from tutor.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, describe, read_text_file
+from tutor.core.formatting import safe_to_draw
+from tutor.core.settings import MAX_POSITIONS_ENV, Settings, max_positions, parse_max_positions
+from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, describe, read_text_file
 
 PROG = "loss-tutor"
 
@@ -132,7 +132,8 @@ def _lessons_dir(args: argparse.Namespace) -> Path | None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from tutor.engine import Request, compute_report
+    from tutor.core.protocol import Request
+    from tutor.lm.compute import compute_report
 
     loaded = text_from(args)
     settings = settings_from(args)
@@ -144,7 +145,7 @@ def run_report(args: argparse.Namespace) -> int:
         json.dump(report.to_json_dict(), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
-        from tutor.plain import render_plain
+        from tutor.core.plain import render_plain
 
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         sys.stdout.write(render_plain(report, colour=colour))
@@ -158,13 +159,13 @@ def build_app(args: argparse.Namespace):
     # several times over before the first frame (about 40 ms here). The app turns it back on once that
     # frame is drawn, after moving everything made so far out of its way (TutorApp._freeze_heap).
     gc.disable()
-    from tutor.engine import start_process_engine
+    from tutor.engine.process import start_process_engine
 
     loaded = text_from(args) if args.text else None
     settings_from(args)  # refuse bad options before anything starts
     lessons_dir = _lessons_dir(args)
     engine = start_process_engine()
-    from tutor.app import TutorApp
+    from tutor.ui.app import TutorApp
 
     return TutorApp(
         settings_overrides=settings_given(args),
@@ -200,7 +201,7 @@ def run_app(args: argparse.Namespace) -> int:
 
 def run_screenshots(argv: list[str]) -> int:
     args = build_screenshots_parser().parse_args(argv)
-    from tutor.screenshots import render_screenshots
+    from tutor.ui.screenshots import render_screenshots
 
     loaded = text_from(args)
     try:

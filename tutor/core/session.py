@@ -1,0 +1,90 @@
+"""What the learner is looking at: text, settings, the last good report, and where they are.
+No Textual here: the app keeps one `Session` and its screens read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tutor.core.protocol import Request
+from tutor.core.report import Report
+from tutor.core.settings import Settings
+from tutor.core.texts import LoadedText, describe
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Text and settings being computed; they take effect only if the computation succeeds."""
+
+    generation: int
+    text: LoadedText
+    settings: Settings
+    text_path: str | None
+
+    def request(self) -> Request:
+        return Request(text=self.text.text, settings=self.settings, source=describe(self.text))
+
+
+@dataclass
+class Session:
+    text: LoadedText
+    settings: Settings
+    text_path: str | None = None  # the file the text came from, if the learner chose one
+    report: Report | None = None  # the last good report; it stays on screen while a new one is computed
+    attempt: Attempt | None = None
+    generation: int = 0  # counts attempts, so a late answer to an old one is ignored
+    seen: list[str] = field(default_factory=list)
+    checks: dict[str, bool] = field(default_factory=dict)  # "lesson:check" -> answered correctly
+    row: int = 0  # which batch row the tables show
+    outcome: tuple[int, str | None] = (0, None)  # the last finished attempt and its problem, if any
+
+    @property
+    def problem(self) -> str | None:
+        """Why the last finished attempt failed; None once one succeeds."""
+        return self.outcome[1]
+
+    @property
+    def busy(self) -> bool:
+        return self.attempt is not None
+
+    def begin(
+        self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None
+    ) -> Attempt:
+        self.generation += 1
+        self.attempt = Attempt(
+            generation=self.generation,
+            text=text or self.text,
+            settings=settings or self.settings,
+            text_path=text_path if text is not None else self.text_path,
+        )
+        return self.attempt
+
+    def succeed(self, generation: int, report: Report) -> bool:
+        if self.attempt is None or generation != self.attempt.generation:
+            return False
+        self.text, self.settings, self.text_path = self.attempt.text, self.attempt.settings, self.attempt.text_path
+        self.report, self.attempt = report, None
+        self.outcome = (generation, None)
+        self.row = min(self.row, report.batch_size - 1)
+        return True
+
+    def fail(self, generation: int, reason: str) -> bool:
+        if self.attempt is None or generation != self.attempt.generation:
+            return False
+        self.attempt = None
+        self.outcome = (generation, reason)
+        return True
+
+    def abandon(self, generation: int) -> bool:
+        """Forget an attempt the learner cancelled; its answer will be ignored."""
+        if self.attempt is None or generation != self.attempt.generation:
+            return False
+        self.attempt = None
+        return True
+
+    def mark_seen(self, lesson_id: str) -> None:
+        if lesson_id not in self.seen:
+            self.seen.append(lesson_id)
+
+    @property
+    def source(self) -> str:
+        return describe(self.text)

@@ -1,0 +1,97 @@
+"""The computing child process: reads requests as JSON lines on stdin, answers with pickled reports on stdout.
+
+Started by `ProcessEngine` (tutor/engine/process.py) through `CHILD_ENTRY`, never from the folder the tutor
+was started in. It imports torch and loads the model at once, then answers one request at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import BinaryIO
+
+from tutor.core.protocol import MAX_REQUEST_BYTES, Request
+from tutor.lm.compute import compute_report, warm_up
+
+EXIT_APP_GONE = 3  # the exit code when the lifeline reads end of file
+
+
+def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    """Answer JSON requests with pickled `(status, payload, notices)` until input ends. `status` is "ok" (the
+    payload is a `Report`), "learner" or "failed" (the payload says why). `notices` are the lines loading the
+    model wrote on stderr (a rebuilt weight cache, say), sent once with the first answer: the child's own
+    stderr goes nowhere, so that nothing scribbles on the learner's screen."""
+    said_while_loading = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said_while_loading):
+            warm_up()
+    except Exception as error:  # reported with every answer
+        startup_error = f"the model could not be loaded: {type(error).__name__}: {error}"
+    else:
+        startup_error = None
+    notices = [line.strip() for line in said_while_loading.getvalue().splitlines() if line.strip()]
+    while True:
+        try:
+            line = requests.readline(MAX_REQUEST_BYTES + 1)
+        except OSError:
+            return
+        if not line:
+            return
+        answer = ("failed", startup_error) if startup_error is not None else answer_to(line, requests)
+        try:
+            pickle.dump((*answer, notices), answers, protocol=pickle.HIGHEST_PROTOCOL)
+            answers.flush()
+        except OSError:  # the app has gone
+            return
+        notices = []
+
+
+def answer_to(line: bytes, requests: BinaryIO) -> tuple[str, object]:
+    if not line.endswith(b"\n"):
+        while (rest := requests.readline(MAX_REQUEST_BYTES)) and not rest.endswith(b"\n"):
+            pass  # skip the rest of an over-long line, so the next one is read from its start
+        return ("failed", f"the request was longer than {MAX_REQUEST_BYTES:,} bytes")
+    try:
+        request = Request.from_json(line)
+    except ValueError as error:
+        return ("failed", f"the request could not be read: {error}")
+    try:
+        return ("ok", compute_report(request))
+    except ValueError as error:
+        return ("learner", str(error))
+    except MemoryError as error:  # computing's says which batch and what to try (walkthrough.OutOfMemory)
+        return ("failed", str(error) or "out of memory")
+    except Exception as error:
+        last = traceback.extract_tb(error.__traceback__)[-1]
+        return ("failed", f"{type(error).__name__}: {error} ({Path(last.filename).name}:{last.lineno})")
+
+
+def exit_when_closed(lifeline: int) -> None:
+    """End this process the moment `lifeline` reads end of file. Only the app holds the pipe's write end,
+    so that happens as soon as the app exits, however it dies (SIGKILL included), even in the middle of
+    a forward pass: torch releases the GIL in its kernels, so this thread gets to run."""
+    os.set_inheritable(lifeline, False)
+
+    def wait_for_end_of_file() -> None:
+        while True:
+            try:
+                if os.read(lifeline, 1):
+                    continue  # nobody writes to it; a stray byte is not the end
+            except OSError:
+                pass
+            os._exit(EXIT_APP_GONE)
+
+    threading.Thread(target=wait_for_end_of_file, name="lifeline", daemon=True).start()
+
+
+def main(argv: list[str]) -> None:
+    """`--lifeline FD` names the pipe whose end of file means the app has gone."""
+    if argv[:1] == ["--lifeline"]:
+        exit_when_closed(int(argv[1]))
+    serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -1,0 +1,538 @@
+"""The tutor app: wires the lesson screen to the engine, the lessons and the learner's saved progress."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import itertools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from tutor.ui.commands import LessonCommands
+from tutor.ui.ending_signals import quit_on_ending_signals
+from tutor.core.protocol import Engine, EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, describe_exit
+from tutor.engine.process import ProcessEngine
+from tutor.core.formatting import safe_to_draw
+from tutor.core.lessons import LessonSet, builtin_lessons_dir, load_lessons
+from tutor.ui.light_input import with_light_input
+from tutor.ui.messages import ComputeFailed, EngineNotice, EngineReplaced, LessonsChanged, ProgressNotSaved, ReportReady
+from tutor.core.progress import Progress, ProgressError, ProgressStore
+from tutor.core.progress_saver import ProgressSaver, ProgressSnapshot
+from tutor.core.startup import start_up_fallback
+from tutor.core.session import Session
+from tutor.core.settings import Settings
+from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, read_text_file, text_from_string
+from tutor.ui.widgets.visible_controls import DropControlCharacters
+
+MIN_WIDTH, MIN_HEIGHT = 60, 18
+ENGINE_CHECK_S = 2.0  # how often an idle engine is checked for having died
+ACTIONS_WHILE_TOO_SMALL = ("quit", "help_quit")  # the app's own actions that work under the too-small notice
+DROP_CONTROL_CHARACTERS = DropControlCharacters()
+
+
+class TutorApp(App):
+    TITLE = "loss-tutor"
+    SUB_TITLE = "how a GPT model's loss is computed"
+    CSS_PATH = "tutor.tcss"
+    COMMANDS = App.COMMANDS | {LessonCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        settings_overrides: dict | None = None,
+        text_path: str | None = None,
+        loaded_text: LoadedText | None = None,
+        lessons_dir: Path | None = None,
+        watch: bool = False,
+        reset: bool = False,
+        engine_factory: Callable[[], Engine] = ProcessEngine,
+        engine: Engine | None = None,
+        progress_store: ProgressStore | None = None,
+        resume: bool = True,
+        cursor_blink: bool = True,
+    ):
+        super().__init__()
+        self.cursor_blink = cursor_blink  # off for snapshot tests, so every capture is the same
+        self.lessons_dir = lessons_dir
+        self.lessons: LessonSet = load_lessons(lessons_dir)
+        self.watch_lessons = watch
+        self.engine_factory = engine_factory
+        self.engine: Engine | None = engine
+        self._engine_lock = threading.Lock()  # compute workers, `cancel` and quitting all swap engines
+        self._closing = False  # quitting: no new engine is started
+        if engine is None:
+            self._start_engine()  # the model starts loading before the first frame is drawn
+        self.progress_store = progress_store if progress_store is not None else ProgressStore()
+        self.progress_saver = ProgressSaver(self.progress_store)
+        self.lesson_in_view: str | None = None  # set by the lesson screen; where the next start resumes
+        self.resume = resume
+        self.startup_notices: list[str] = []
+        self._start_up_generation: int | None = None  # the computation of the first numbers, until they arrive
+        progress = self._load_progress(reset) if resume else Progress()
+        self.session = self._initial_session(progress, settings_overrides or {}, text_path, loaded_text)
+        self.start_lesson = progress.current_lesson
+        self._lesson_mtimes = self._lesson_file_times() if watch else {}
+        self._lesson_read_numbers = itertools.count(1)
+        self._lessons_read_number = 0  # the read whose lessons are in use (0: the one above)
+        self._lesson_watcher = None  # the worker looking for changed lesson files, while it runs
+        self._too_small_notice: Screen | None = None
+        self.ended_by_signal: int | None = None
+
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **options) -> None:
+        """Notifications carry file names, typed values and PyTorch errors: plain text unless asked, and
+        their control characters shown, not sent."""
+        super().notify(safe_to_draw(str(message)), title=safe_to_draw(title), markup=markup, **options)
+
+    def get_line_filters(self):
+        return [*super().get_line_filters(), DROP_CONTROL_CHARACTERS]
+
+    def get_driver_class(self):
+        return with_light_input(super().get_driver_class())  # a long paste typed key by key: see light_input
+
+    # ----- start-up -------------------------------------------------------------------------------
+
+    def _load_progress(self, reset: bool) -> Progress:
+        if reset:
+            try:
+                self.progress_store.reset()
+            except ProgressError as error:
+                self.startup_notices.append(str(error))
+            return Progress()
+        progress, notice = self.progress_store.load()
+        if notice:
+            self.startup_notices.append(notice)
+        return progress
+
+    def _initial_session(
+        self, progress: Progress, overrides: dict, text_path: str | None, loaded_text: LoadedText | None
+    ) -> Session:
+        try:
+            settings = Settings.from_dict({**Settings().to_dict(), **progress.settings, **overrides})
+            settings.validate()
+        except (TypeError, ValueError):
+            self.startup_notices.append("your saved settings were not valid; using the defaults")
+            settings = Settings.from_dict({**Settings().to_dict(), **overrides})
+        self._asked_for = dict(overrides)  # settings given on the command line: never reset at start-up
+        text = loaded_text
+        if text is None and progress.text_path:
+            try:
+                text, text_path = read_text_file(progress.text_path), progress.text_path
+            except TextError as error:
+                self.startup_notices.append(f"could not reopen your text: {error}; using the sample story")
+        if text is None and progress.text:
+            try:
+                text = text_from_string(progress.text)
+            except TextError as error:
+                self.startup_notices.append(f"your saved text could not be used ({error}); using the sample story")
+        self._text_resumed = text is not None and loaded_text is None
+        if text is None:
+            text = read_text_file(SAMPLE_TEXT_PATH)
+        session = Session(text=text, settings=settings, text_path=text_path)
+        session.seen = list(progress.lessons_seen)
+        session.checks = dict(progress.checks_answered)
+        return session
+
+    def get_default_screen(self) -> Screen:
+        from tutor.ui.screens.lesson import LessonScreen
+
+        return LessonScreen(start_lesson=self.start_lesson)
+
+    def on_mount(self) -> None:
+        for notice in self.startup_notices:
+            self.notify(notice, severity="warning", timeout=8)
+        for problem in self.lessons.problems:
+            self.notify(str(problem), title="lesson file problem", severity="error", timeout=10)
+        self.call_after_refresh(self._compute_first_numbers)
+        self.call_after_refresh(self._freeze_heap)  # what the first frame needed stays for good
+        if self.watch_lessons:
+            self.set_interval(1.0, self._check_lesson_files)
+        self.set_interval(ENGINE_CHECK_S, self._replace_a_dead_engine)
+        self._check_size()
+        if not self.is_headless:  # tests run headless, in a process whose signals are pytest's
+            quit_on_ending_signals(self._end_on_signal)
+
+    def _end_on_signal(self, signum: int) -> None:
+        """SIGTERM, SIGHUP or SIGINT: quit as `q` does (progress saved, engine stopped), and on the way out
+        Textual gives the terminal back as it was: main screen, no mouse reporting."""
+        self.ended_by_signal = signum
+        self.call_later(self.action_quit)
+
+    # ----- computing ------------------------------------------------------------------------------
+
+    def recompute(
+        self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None
+    ) -> int:
+        """Compute a new report in the background; until it is ready the old one stays on screen.
+        Returns the attempt's generation, which `session.outcome` names once it has finished."""
+        attempt = self.session.begin(text=text, settings=settings, text_path=text_path)
+        self._refresh_status()
+        self.screen_refresh()
+        self._compute(attempt)
+        return attempt.generation
+
+    def _compute_first_numbers(self) -> None:
+        self._start_up_generation = self.recompute()
+
+    def _step_back_at_start(self, message: ComputeFailed) -> bool:
+        """Until the first numbers arrive, a learner error (saved settings that do not fit the text) is not
+        the end: compute again with what `start_up_fallback` steps back to, and say so. True if it did."""
+        attempt = self.session.attempt
+        if (not message.learner_error or self.session.report is not None or attempt is None
+                or message.generation != self._start_up_generation or attempt.generation != message.generation):
+            return False
+        fallback = start_up_fallback(
+            attempt.settings, message.reason, asked_for=self._asked_for, saved_text=self._text_resumed
+        )
+        if fallback is None:
+            return False
+        self.session.fail(message.generation, message.reason)
+        self.notify(fallback.notice, severity="warning", timeout=12)
+        sample = None
+        if fallback.use_sample_text:
+            sample, self._text_resumed = read_text_file(SAMPLE_TEXT_PATH), False
+        self._start_up_generation = self.recompute(text=sample, settings=fallback.settings)
+        return True
+
+    def _start_engine(self) -> None:
+        """Called before any worker runs, or with `_engine_lock` held."""
+        try:
+            self.engine = self.engine_factory()
+        except Exception as error:  # tried again with the next computation; its failure is shown then
+            self.engine = None
+            self._engine_error = f"{type(error).__name__}: {error}"
+
+    def _running_engine(self) -> Engine:
+        """The engine, started now if there is none (it was replaced, or could not start before)."""
+        with self._engine_lock:
+            if self._closing:
+                raise EngineClosed("the app is quitting")
+            if self.engine is None:
+                self._start_engine()
+            if self.engine is None:
+                raise RuntimeError(f"the computing process could not start: {self._engine_error}")
+            return self.engine
+
+    def _discard_engine(self, engine: Engine, *, start_another: bool = False) -> None:
+        """Stop `engine` and let go of it, unless it was replaced already. Otherwise the next computation
+        starts another, or this thread does now."""
+        with self._engine_lock:
+            if self.engine is engine:
+                self.engine = None
+            if start_another and self.engine is None and not self._closing:
+                self._start_engine()
+        engine.close()
+
+    def _replace_a_dead_engine(self) -> None:
+        """An idle engine whose process died (killed, out of memory) is replaced at once, so that the next
+        change does not wait for a model to load. A busy one is replaced by the computation that waits on it."""
+        engine = self.engine
+        if engine is None or engine.busy or (exit_code := engine.exit_code) is None:
+            return
+        self._discard_engine(engine)
+        self.notify(
+            f"The computing process {describe_exit(exit_code)}. A new one is starting.",
+            title="computing process restarted", severity="warning", timeout=10,
+        )
+        self._start_engine_soon()
+
+    @work(thread=True, group="engine")
+    def _start_engine_soon(self) -> None:
+        """A new engine at once, off the event loop, so that it loads the model while the learner reads."""
+        with self._engine_lock:
+            if self.engine is None and not self._closing:
+                self._start_engine()
+
+    @work(thread=True, exclusive=True, group="compute")
+    def _compute(self, attempt) -> None:
+        worker = get_current_worker()
+        try:
+            report = self._compute_on_an_engine(attempt.request(), worker)
+        except EngineClosed:
+            return  # cancelled, or the app is quitting: nobody waits for this answer
+        except LearnerError as error:
+            message = ComputeFailed(str(error), attempt.generation, learner_error=True)
+        except Exception as error:  # the engine's own failure: shown, never a traceback
+            message = ComputeFailed(f"{error}", attempt.generation, learner_error=False)
+        else:
+            message = ReportReady(report, attempt.generation)
+        if not worker.is_cancelled:
+            self.post_message(message)
+
+    def _compute_on_an_engine(self, request, worker):
+        """The report for `request`. An engine that dies (killed, out of memory) is replaced and the request
+        computed again, once: if that one dies too, this request fails and the next one starts another. An
+        engine past its time budget is replaced and the request fails."""
+        died_before = False
+        while True:
+            engine = self._running_engine()
+            try:
+                return engine.compute(request)
+            except EngineClosed:
+                # Stopped by a cancel (then this worker is cancelled too), by quitting, or by another worker
+                # that found it dead or hung while this one waited its turn: then the next engine computes.
+                self._discard_engine(engine)
+                if worker.is_cancelled:
+                    raise
+            except EngineDied as death:
+                self._discard_engine(engine)
+                if worker.is_cancelled:
+                    raise EngineClosed("nobody waits for this answer") from None
+                if died_before:
+                    raise EngineError(
+                        f"the computing process stopped again on the same request: it {death.how}. "
+                        "A new one starts with your next change"
+                    ) from None
+                died_before = True
+                self.post_message(EngineReplaced(
+                    f"The computing process {death.how}. A new one is starting and will compute your numbers again."
+                ))
+            except EngineTimedOut as timed_out:
+                self._discard_engine(engine, start_another=True)
+                raise EngineError(f"{timed_out}; a new computing process is starting") from None
+            finally:
+                for notice in engine.take_notices():
+                    self.post_message(EngineNotice(notice))
+
+    def on_engine_replaced(self, message: EngineReplaced) -> None:
+        self.notify(message.notice, title="computing process restarted", severity="warning", timeout=10)
+
+    def on_engine_notice(self, message: EngineNotice) -> None:
+        self.notify(message.notice, title="loading the model", severity="warning", timeout=10)
+
+    def cancel(self, generation: int) -> None:
+        """The learner cancelled the form that asked for this computation: what is in force stays. An engine
+        still computing it is replaced, so that the next request does not wait behind the abandoned one."""
+        if self.session.abandon(generation):
+            self.workers.cancel_group(self, "compute")
+            self._refresh_status()
+            self.screen_refresh()
+            with self._engine_lock:
+                busy = self.engine if self.engine is not None and self.engine.busy else None
+            if busy is not None:
+                self._discard_engine(busy)
+                self._start_engine_soon()
+
+    def on_report_ready(self, message: ReportReady) -> None:
+        if self.session.succeed(message.generation, message.report):
+            self._freeze_heap()  # the report's objects, before drawing it makes more
+            self._refresh_status()
+            self.screen_refresh()
+            self.save_progress()
+
+    def _freeze_heap(self) -> None:
+        """Exempt every object alive now (Textual, the widgets, the lessons, this report) from Python's
+        cyclic garbage collector, and make sure it runs (`loss-tutor` keeps it off until the first frame).
+        A full collection walks every tracked object and paused the interface for 30-130 ms; after this it
+        walks only what was made since. Old reports and lesson text are freed by reference counting as
+        before; what is frozen and later dropped in a reference cycle (a closed form, a toast) stays."""
+        gc.freeze()
+        gc.enable()
+
+    def on_compute_failed(self, message: ComputeFailed) -> None:
+        if self._step_back_at_start(message):
+            return
+        if self.session.fail(message.generation, message.reason):
+            self._refresh_status()
+            self.screen_refresh()
+            if message.learner_error and self.session.report is not None:
+                note = "the last good text and settings stay in force"
+            else:
+                note = ""
+            self.notify(f"{message.reason}. {note}".strip(), title="cannot compute", severity="error", timeout=8)
+
+    def screen_refresh(self) -> None:
+        for screen in self.screen_stack:
+            if hasattr(screen, "show_report"):
+                screen.show_report()
+
+    def _refresh_status(self) -> None:
+        session = self.session
+        if session.busy and session.report is None:
+            self.sub_title = "loading the model…"
+        elif session.busy:
+            self.sub_title = "computing…"
+        else:
+            self.sub_title = safe_to_draw(session.source)  # a file name
+
+    # ----- progress ---------------------------------------------------------------------------------
+
+    def save_progress(self) -> None:
+        """Save what is in force now, in a worker thread (the file lock may wait on another tutor)."""
+        if self.resume:
+            self._save(self._progress_in_force())
+
+    def _progress_in_force(self) -> ProgressSnapshot:
+        session = self.session
+        typed_text = session.text.text if session.text_path is None and session.text.source == "typed text" else None
+        return self.progress_saver.snapshot(
+            lesson_id=self.lesson_in_view, seen=session.seen, checks=session.checks,
+            settings=session.settings.to_dict(), text=typed_text, text_path=session.text_path,
+        )
+
+    @work(thread=True, exclusive=True, group="save")
+    def _save(self, snapshot: ProgressSnapshot) -> None:
+        failure = self.progress_saver.save(snapshot)
+        if failure is not None:
+            self.post_message(ProgressNotSaved(failure))
+
+    def on_progress_not_saved(self, message: ProgressNotSaved) -> None:
+        self.notify(f"{message.reason}. The tutor keeps trying, without saying so again.",
+                    title="progress not saved", severity="warning", timeout=8)
+
+    def _save_on_the_way_out(self) -> None:
+        """What is in force as the app ends, saved before it does: a save left to a worker may never run."""
+        if self.resume:
+            self.progress_saver.save(self._progress_in_force())
+
+    def start_over(self) -> None:
+        """Forget the saved progress: the first lesson, the sample story and default settings. A form open
+        over the lessons is closed; what it was computing is superseded."""
+        from tutor.ui.screens.computing_form import ComputingForm
+
+        try:
+            self.progress_saver.reset()
+        except ProgressError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.session.seen.clear()
+        self.session.checks.clear()
+        for screen in self.screen_stack:
+            if isinstance(screen, ComputingForm):
+                screen.close_form()
+        self.recompute(text=read_text_file(SAMPLE_TEXT_PATH), settings=Settings(), text_path=None)
+        for screen in self.screen_stack:
+            if hasattr(screen, "go_to"):
+                screen.go_to(0)
+        self.notify("Progress cleared: starting over with the sample story and default settings.")
+
+    # ----- lessons on disk --------------------------------------------------------------------------
+
+    # The files are read and parsed in worker threads, never on the event loop after start-up: a big lesson
+    # folder must not hold up keys. Each read has a number; the lessons of the newest read that finished win.
+
+    def _lesson_file_times(self) -> dict[Path, tuple[int, int]]:
+        folder = self.lessons_dir or builtin_lessons_dir()
+        times = {}
+        for path in folder.glob("*.md"):
+            try:
+                status = path.stat()
+            except OSError:
+                continue
+            times[path] = (status.st_mtime_ns, status.st_size)
+        return times
+
+    def _check_lesson_files(self) -> None:
+        """With --watch, every second: read the lessons again if a file changed (one look at a time)."""
+        if self._lesson_watcher is None or self._lesson_watcher.is_finished:
+            self._lesson_watcher = self._read_lessons(next(self._lesson_read_numbers), only_if_changed=True)
+
+    def reload_lessons(self) -> None:
+        """Read the lesson files again (the palette's "Reload lessons")."""
+        self._read_lessons(next(self._lesson_read_numbers), only_if_changed=False)
+
+    @work(thread=True, group="lessons")
+    def _read_lessons(self, read_number: int, only_if_changed: bool) -> None:
+        times = self._lesson_file_times()
+        if only_if_changed and times == self._lesson_mtimes:
+            return
+        self._lesson_mtimes = times
+        self.post_message(LessonsChanged(load_lessons(self.lessons_dir), read_number))
+
+    def on_lessons_changed(self, message: LessonsChanged) -> None:
+        if message.read_number < self._lessons_read_number:
+            return  # a newer read finished first
+        self._lessons_read_number = message.read_number
+        self.lessons = message.lessons
+        for problem in self.lessons.problems:
+            self.notify(str(problem), title="lesson file problem", severity="error", timeout=10)
+        for screen in self.screen_stack:
+            if hasattr(screen, "lessons_changed"):
+                screen.lessons_changed()
+
+    # ----- size, help, palette, quit ------------------------------------------------------------------
+
+    # While the terminal is too small, the too-small notice is the top screen and stays there: no other
+    # screen is opened over it and no app key but quitting works; once the terminal is big enough again the
+    # notice is popped and what was under it (lesson, form, palette, help) is back as it was.
+
+    def on_resize(self, event) -> None:
+        # This handler runs before App._on_resize stores the new size, so `self.size` is still the old one.
+        self._check_size(event.size)
+
+    @property
+    def too_small_notice(self) -> Screen | None:
+        """The too-small notice, while it is up."""
+        notice = self._too_small_notice
+        return notice if notice is not None and notice in self.screen_stack else None
+
+    def _check_size(self, size=None) -> None:
+        size = size or self.size
+        too_small = size.width < MIN_WIDTH or size.height < MIN_HEIGHT
+        notice = self.too_small_notice
+        if too_small and notice is None:
+            from tutor.ui.screens.too_small import TooSmallScreen
+
+            notice = TooSmallScreen(MIN_WIDTH, MIN_HEIGHT)
+            self.push_screen(notice)
+            self._too_small_notice = notice
+        elif not too_small and notice is not None:
+            self._too_small_notice = None
+            if self.screen is notice:  # always, as nothing is pushed over it
+                self.pop_screen()
+
+    def push_screen(self, screen, callback=None, wait_for_dismiss=False, *, mode=None):
+        """Nothing is opened over the too-small notice. The keys that open screens are off while it is up
+        (see `check_action`); this refuses the rest, e.g. a palette command chosen just before a resize."""
+        if self.too_small_notice is None:
+            return super().push_screen(screen, callback, wait_for_dismiss, mode=mode)
+        refused = asyncio.get_running_loop().create_future()  # for whoever awaits it: done, no result
+        refused.set_result(None)
+        return refused
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.too_small_notice is not None and action not in ACTIONS_WHILE_TOO_SMALL:
+            return False
+        return super().check_action(action, parameters)
+
+    def action_help(self) -> None:
+        from tutor.ui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and how the tutor works", self.action_help)
+        yield SystemCommand("Start over", "Forget saved progress, text and settings", self.start_over)
+        yield SystemCommand("Reload lessons", "Read the lesson files again", self.reload_lessons)
+        if hasattr(screen, "system_commands"):
+            yield from screen.system_commands()
+
+    def action_help_quit(self) -> None:
+        """ctrl+c copies in a text field; anywhere else it says how to quit, in plain words (Textual's own
+        note was markup, shown as it was written). Over help or the inspector, q closes them instead."""
+        q = self.active_bindings.get("q")
+        key = "q" if q is not None and q.binding.action in ("quit", "app.quit") else "ctrl+q"
+        self.notify(f"Press {key} to quit the tutor.", title="ctrl+c does not quit")
+
+    async def action_quit(self) -> None:
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self._save_on_the_way_out()
+        with self._engine_lock:
+            self._closing = True
+            engine, self.engine = self.engine, None
+        if engine is not None:
+            engine.close()

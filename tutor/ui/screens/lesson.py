@@ -1,0 +1,314 @@
+"""The lesson screen: explanation beside the panes that show this step's code, tensors and tokens."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.screen import Screen
+from textual.widget import MountError
+from textual.widgets import Footer, Header, Static
+
+from tutor.core.formatting import safe_to_draw
+from tutor.core.lessons import Lesson
+from tutor.ui.widgets.explanation import ExplanationPane
+from tutor.ui.widgets.lesson_text import LessonText
+from tutor.ui.widgets.steady_static import SteadyStatic
+
+if TYPE_CHECKING:
+    from tutor.ui.widgets.check_panel import CheckAnswered
+    from tutor.ui.widgets.lesson_list import LessonPicked
+    from tutor.ui.widgets.token_table import TokenChosen
+
+WIDE_FROM = 110  # columns; below it the panes stack
+LESSON_KEYS = Binding.Group("lesson")
+ROW_KEYS = Binding.Group("row")
+REST_OF_THE_SCREEN = ("tutor.ui.widgets.lesson_list", "tutor.ui.widgets.check_panel", "tutor.ui.widgets.panes")
+SCREENS_OPENED_BY_KEYS = ("tutor.ui.screens.help", "tutor.ui.screens.inspector", "tutor.ui.screens.settings_screen",
+                          "tutor.ui.screens.text_screen")
+
+
+class LessonScreen(Screen[None]):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
+    BINDINGS = [
+        # Paired keys share one label in the footer ("← → lesson"), so all of it fits 80 columns.
+        Binding("left,p", "step(-1)", "Previous lesson", key_display="←", id="previous-lesson", group=LESSON_KEYS),
+        Binding("right,n,space", "step(1)", "Next lesson", key_display="→", id="next-lesson", group=LESSON_KEYS),
+        Binding("left_square_bracket", "row(-1)", "Previous batch row", key_display="[", id="previous-row", group=ROW_KEYS),
+        Binding("right_square_bracket", "row(1)", "Next batch row", key_display="]", id="next-row", group=ROW_KEYS),
+        Binding("e", "edit_text", "Text", id="edit-text"),
+        Binding("s", "settings", "Settings", id="settings"),
+        Binding("a", "answer", "Answer", id="answer-check"),
+        Binding("h", "hint", "Hint", show=False, id="hint"),
+        Binding("l", "toggle_list", "Lessons", show=False, id="toggle-lesson-list"),
+        Binding("z", "zoom", "Zoom", id="zoom-pane"),
+        *[Binding(str(n), f"go_to({n})", f"Lesson {n}", show=False, id=f"lesson-{n}") for n in range(10)],
+    ]
+
+    def __init__(self, start_lesson: str | None = None):
+        # The breakpoint class is set from the start: set on the first resize instead, it restyled every widget.
+        super().__init__(classes="-wide" if self.app.size.width >= WIDE_FROM else "-narrow")
+        self.index = 0
+        self.start_lesson = start_lesson
+
+    # ----- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            yield Container(id="lesson-list-slot")
+            with Container(id="lesson-area"):
+                yield ExplanationPane(id="explanation")
+                yield Container(id="pane-slot")
+        yield SteadyStatic(id="problem-bar", markup=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        if self.start_lesson is not None:
+            found = self.app.lessons.index_of(self.start_lesson)
+            self.index = found if found is not None else 0
+        self.show_lesson()
+        self.query_one(ExplanationPane).focus()
+        self.call_after_refresh(self._import_then, REST_OF_THE_SCREEN, self._mount_the_rest)
+
+    def _import_then(self, modules: tuple[str, ...], then: Callable[[], object] | None = None) -> None:
+        """Import these modules one per frame, so each is a short step between frames and keys are answered
+        in between; then call `then`. (A thread would not help: it shares the interpreter lock and slows
+        every step it overlaps.)"""
+        if modules:
+            importlib.import_module(modules[0])
+            self.call_after_refresh(self._import_then, modules[1:], then)
+        elif then is not None:
+            self.call_after_refresh(then)
+
+    async def _mount_the_rest(self) -> None:
+        """The first frame has the lesson's text; the lesson list, the check and then, a frame later, the
+        tabbed panes (tables, highlighter, inputs) are imported and mounted just after it, a piece at a
+        time so that keys are answered in between."""
+        from tutor.ui.widgets.check_panel import CheckPanel
+        from tutor.ui.widgets.lesson_list import LessonList
+
+        try:
+            await self.query_one("#lesson-list-slot").mount(LessonList(id="lesson-list"))
+            await self.query_one(ExplanationPane).mount(CheckPanel(id="check-panel"))
+        except MountError:  # the app quit before this ran
+            return
+        if not self.app.is_running:  # it quit while these were mounting
+            return
+        self.show_report()
+        self.call_after_refresh(self._mount_panes)
+
+    async def _mount_panes(self) -> None:
+        from tutor.ui.widgets.panes import PaneArea
+
+        pane_area = PaneArea(id="pane-area")
+        try:
+            await self.query_one("#pane-slot").mount(pane_area)
+        except MountError:
+            return
+        if not self.app.is_running:  # quit while the panes were mounting: their tabs are being taken down
+            return
+        if self.lesson is not None and pane_area.is_mounted:
+            pane_area.configure(self.lesson)
+            self.show_active_pane()
+        # so that the first press of `?`, `s`, `e` or enter on a token opens its screen at once
+        self.call_after_refresh(self._import_then, SCREENS_OPENED_BY_KEYS)
+
+    # ----- what is shown --------------------------------------------------------------------------
+
+    @property
+    def lesson(self) -> Lesson | None:
+        lessons = self.app.lessons.lessons
+        return lessons[self.index] if 0 <= self.index < len(lessons) else None
+
+    @property
+    def lesson_id(self) -> str | None:
+        return self.lesson.id if self.lesson else None
+
+    def _pane_area(self):
+        found = self.query("#pane-area")
+        return found.first() if found else None
+
+    def show_lesson(self) -> None:
+        lesson = self.lesson
+        session = self.app.session
+        self.app.lesson_in_view = lesson.id if lesson is not None else None
+        if lesson is None:
+            self._show_no_lessons()
+            return
+        session.mark_seen(lesson.id)
+        self.query_one("#pane-slot").display = any(pane != "explanation" for pane in lesson.panes)
+        total = len(self.app.lessons.lessons)
+        self.title = f"loss-tutor · lesson {self.index} of {total - 1}: {lesson.title}"
+        pane_area = self._pane_area()
+        if pane_area is not None:
+            pane_area.configure(lesson)
+        self.show_report()
+        self.app.save_progress()
+
+    def show_report(self) -> None:
+        """Fill the explanation and the pane in view from the session's report (or say it is coming)."""
+        lesson = self.lesson
+        if lesson is None:
+            return
+        session = self.app.session
+        values = session.report.values() if session.report else None
+        explanation = self.query_one(ExplanationPane)
+        explanation.show(lesson, values, session.checks)
+        # Said on the border, not in a bar of its own: a bar would resize every pane, twice per recompute.
+        explanation.border_subtitle = "computing new numbers… these are the last good ones" if session.busy and session.report else None
+        self.show_active_pane()
+        for lesson_list in self.query("#lesson-list"):
+            lesson_list.show(self.app.lessons.lessons, self.index, session.seen)
+        self._show_problems()
+
+    def show_active_pane(self) -> None:
+        pane_area, lesson = self._pane_area(), self.lesson
+        if pane_area is not None and lesson is not None:
+            pane_area.show(lesson, self.app.session, self._waiting_text())
+
+    def on_tabbed_content_tab_activated(self, event) -> None:
+        self.show_active_pane()
+
+    def on_pane_area_pane_mounted(self, event) -> None:
+        self.show_active_pane()
+
+    def _waiting_text(self) -> str:
+        session = self.app.session
+        if session.report is None and session.problem:
+            return safe_to_draw(f"cannot compute: {session.problem}")
+        return "loading the model (importing torch, reading the weights)…"
+
+    def _show_problems(self) -> None:
+        session = self.app.session
+        lines = [f"lesson file problem — {problem}" for problem in self.app.lessons.problems]
+        if session.problem:
+            lines.append(f"cannot compute: {session.problem}")
+        bar = self.query_one("#problem-bar", Static)
+        bar.update(safe_to_draw("\n".join(lines)))  # file names, PyTorch's words
+        bar.display = bool(lines)
+
+    def _show_no_lessons(self) -> None:
+        """Not one lesson loaded (none in the folder, or every file has a problem): say so, and show nothing
+        of the lesson that was shown before."""
+        if self.app.lessons.folder_is_empty:
+            then = (" and it shows here within a second" if self.app.watch_lessons
+                    else ", then choose Reload lessons in the palette (ctrl+p)")
+            text = f"## No lessons\n\nThere are no lesson files (`*.md`) in the lessons folder. Add one{then}."
+        else:
+            text = "## No lessons\n\nNo lesson could be loaded; the problems are listed below."
+        self.title = "loss-tutor · no lessons"
+        explanation = self.query_one(ExplanationPane)
+        explanation.border_title = "no lessons"
+        explanation.border_subtitle = None
+        explanation.query_one(LessonText).update(text)
+        explanation.focus()  # the check's answer and the panes, which may have had it, are hidden
+        for check_panel in self.query("#check-panel"):
+            check_panel.display = False
+        self.query_one("#pane-slot").display = False
+        for lesson_list in self.query("#lesson-list"):
+            lesson_list.clear_options()
+        self._show_problems()
+
+    def lessons_changed(self) -> None:
+        """The lesson files were read again: stay on the lesson in view if it is still there."""
+        lessons = self.app.lessons
+        shown = self.app.lesson_in_view
+        found = lessons.index_of(shown) if shown is not None else None
+        self.index = found if found is not None else min(self.index, max(len(lessons.lessons) - 1, 0))
+        self.show_lesson()
+
+    # ----- actions --------------------------------------------------------------------------------
+
+    def go_to(self, index: int) -> None:
+        if 0 <= index < len(self.app.lessons.lessons):
+            self.index = index
+            self.show_lesson()
+        else:
+            self.app.notify(f"there is no lesson {index}", severity="warning", timeout=3)
+
+    def action_go_to(self, index: int) -> None:
+        self.go_to(index)
+
+    def action_step(self, delta: int) -> None:
+        target = self.index + delta
+        if 0 <= target < len(self.app.lessons.lessons):
+            self.go_to(target)
+
+    def action_row(self, delta: int) -> None:
+        session = self.app.session
+        if session.report is None:
+            return
+        row = session.row + delta
+        if 0 <= row < session.report.batch_size:
+            session.row = row
+            self.show_active_pane()
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        for pane in (self.query_one(ExplanationPane), *self.query("#panes"), *self.query("#lesson-list")):
+            if pane.has_focus_within or pane.has_focus:
+                self.maximize(pane, container=False)
+                return
+        self.maximize(self.query_one(ExplanationPane), container=False)
+
+    def action_toggle_list(self) -> None:
+        self.toggle_class("-list-toggled")
+
+    def action_answer(self) -> None:
+        for check_panel in self.query("#check-panel"):
+            check_panel.focus_answer()
+
+    def action_hint(self) -> None:
+        for check_panel in self.query("#check-panel"):
+            check_panel.next_hint()
+
+    def action_edit_text(self) -> None:
+        from tutor.ui.screens.text_screen import TextScreen
+
+        self.app.push_screen(TextScreen())
+
+    def action_settings(self) -> None:
+        from tutor.ui.screens.settings_screen import SettingsScreen
+
+        self.app.push_screen(SettingsScreen())
+
+    def system_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Next lesson", "Go to the next lesson", lambda: self.action_step(1))
+        yield SystemCommand("Previous lesson", "Go to the previous lesson", lambda: self.action_step(-1))
+        yield SystemCommand("Edit text or open a file", "Use your own text", self.action_edit_text)
+        yield SystemCommand("Settings", "Batch size, context length, stride, seed, shuffle, batch", self.action_settings)
+        yield SystemCommand("Toggle lesson list", "Show or hide the list of lessons", self.action_toggle_list)
+
+    # ----- events ---------------------------------------------------------------------------------
+
+    def on_lesson_picked(self, message: LessonPicked) -> None:
+        self.go_to(message.index)
+
+    def on_token_chosen(self, message: TokenChosen) -> None:
+        from tutor.ui.screens.inspector import InspectorScreen
+
+        report = self.app.session.report
+        if report is not None:
+            self.app.push_screen(InspectorScreen(message.token, report))
+
+    def on_check_answered(self, message: CheckAnswered) -> None:
+        session = self.app.session
+        key = f"{message.lesson_id}:{message.check_id}"
+        if message.correct:
+            session.checks[key] = True
+            self.app.save_progress()
+            if message.last and self.index + 1 < len(self.app.lessons.lessons):
+                self.app.notify(message.message, title="✓ right — on to the next lesson", timeout=6)
+                self.go_to(self.index + 1)
+                return
+            self.show_report()
+        else:
+            session.checks.setdefault(key, False)
+            self.app.save_progress()

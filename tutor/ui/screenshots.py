@@ -1,0 +1,82 @@
+"""`loss-tutor screenshots DIR`: every lesson rendered headless to SVG, the same way every time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from tutor.core.settings import Settings
+from tutor.core.texts import LoadedText
+
+
+def make_deterministic() -> None:
+    """Switch off what would make two renders differ: animations, cursor blink, colour overrides."""
+    for name in list(os.environ):
+        if name.startswith("TEXTUAL_") or name == "NO_COLOR":
+            del os.environ[name]
+    os.environ["TEXTUAL_ANIMATIONS"] = "none"
+
+
+async def settle(pilot, max_rounds: int = 500) -> None:
+    """Wait until nothing more will change on screen: no computation pending, every worker finished
+    (including ones started by a refresh in the meantime), animations and refreshes run."""
+    app = pilot.app
+    for _ in range(max_rounds):
+        # Polled rather than awaited: awaiting a worker's task from here can cancel that task with it.
+        await pilot.pause()
+        session = getattr(app, "session", None)
+        waiting = session is not None and (session.busy or (session.report is None and session.problem is None))
+        if not waiting and all(worker.is_finished for worker in app.workers):
+            break
+        await pilot.pause(0.01)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+async def _render(directory: Path, size: tuple[int, int], settings: Settings, loaded_text: LoadedText, lessons_dir):
+    from tutor.ui.app import TutorApp
+    from tutor.engine.in_process import InProcessEngine
+
+    app = TutorApp(
+        settings_overrides=settings.to_dict(),
+        loaded_text=loaded_text,
+        lessons_dir=lessons_dir,
+        engine_factory=InProcessEngine,
+        resume=False,
+    )
+    written = []
+    async with app.run_test(size=size) as pilot:
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        lesson_screen = app.screen_stack[0]  # the app's first screen
+        for index, lesson in enumerate(app.lessons.lessons):
+            lesson_screen.go_to(index)
+            await settle(pilot)
+            path = directory / f"{index:02d}-{lesson.id}.svg"
+            path.write_text(app.export_screenshot(title=f"lesson {index}: {lesson.title}"), encoding="utf-8")
+            written.append(path)
+        if app.session.problem:
+            raise ValueError(app.session.problem)
+    return written
+
+
+def render_screenshots(
+    directory: Path,
+    *,
+    size: tuple[int, int] = (80, 24),
+    settings: Settings | None = None,
+    loaded_text: LoadedText,
+    lessons_dir: Path | None = None,
+) -> list[Path]:
+    from tutor.ui.app import MIN_HEIGHT, MIN_WIDTH
+
+    width, height = size
+    if width < MIN_WIDTH or height < MIN_HEIGHT:
+        raise ValueError(f"--size {width}x{height} is smaller than the tutor's minimum, {MIN_WIDTH}x{MIN_HEIGHT}")
+    make_deterministic()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create {directory}: {error.strerror or error}") from None
+    return asyncio.run(_render(directory, size, settings or Settings(), loaded_text, lessons_dir))

@@ -1,0 +1,23 @@
+"""The code pane: the exact PyTorch code of this step, syntax-highlighted."""
+
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from textual.containers import ScrollableContainer
+from textual.widgets import Static
+
+from tutor.core.formatting import safe_to_draw
+
+
+class CodePane(ScrollableContainer):
+    def compose(self):
+        yield Static(id="code-text")
+
+    def show(self, code: str, dark: bool) -> None:
+        if not code.strip():
+            self.query_one("#code-text", Static).update("(this lesson has no code)")
+            return
+        theme = "monokai" if dark else "default"
+        self.query_one("#code-text", Static).update(
+            Syntax(safe_to_draw(code), "python", theme=theme, background_color="default", word_wrap=False)
+        )

@@ -1,0 +1,112 @@
+"""The tabbed panes beside the explanation: code, tensors, tokens, heatmap and bug lab."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.message import Message
+from textual.widget import MountError
+from textual.widgets import TabbedContent, TabPane
+
+from tutor.core.lessons import Lesson
+from tutor.core.report import Report
+from tutor.core.session import Session
+from tutor.ui.widgets.bug_lab import BugLabPane
+from tutor.ui.widgets.code_pane import CodePane
+from tutor.ui.widgets.heatmap import HeatmapPane
+from tutor.ui.widgets.tensor_pane import TensorPane
+from tutor.ui.widgets.token_table import TokenTable
+
+TABS = {"code": "Code", "tensors": "Tensors", "tokens": "Tokens", "heatmap": "Heatmap", "bug_lab": "Bug lab"}
+PANE_WIDGETS = {
+    "code": lambda: CodePane(id="code-pane"),
+    "tensors": lambda: TensorPane(id="tensor-pane"),
+    "tokens": lambda: TokenTable(id="token-table"),
+    "heatmap": lambda: HeatmapPane(id="heatmap-pane"),
+    "bug_lab": lambda: BugLabPane(id="bug-lab-pane"),
+}
+
+
+class LessonPanes(TabbedContent):
+    """The code, tensor, token, heatmap and bug-lab panes, as tabs; `z` zooms them to the whole screen."""
+
+    ALLOW_MAXIMIZE = True
+
+
+class PaneArea(Container):
+    """Holds the tabs. The lesson screen mounts it just after the first frame; the tabs start empty and
+    their panes are mounted one per frame after that, the one in view first, so that no single step
+    keeps the interface from answering keys for long."""
+
+    class PaneMounted(Message):
+        """A pane has just been mounted into its tab: if it is the one in view, draw it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._drawn: dict[str, tuple] = {}  # tab id → (theme, arguments) it was last drawn with
+
+    def compose(self) -> ComposeResult:
+        with LessonPanes(id="panes"):
+            for pane_id, title in TABS.items():
+                yield TabPane(title, id=f"tab-{pane_id}")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_next_pane)
+
+    async def _mount_next_pane(self) -> None:
+        active = self.query_one(LessonPanes).active
+        empty = [pane_id for pane_id in TABS if not self.query_one(f"#tab-{pane_id}", TabPane).children]
+        if not empty:
+            return
+        pane_id = next((pane_id for pane_id in empty if f"tab-{pane_id}" == active), empty[0])
+        try:
+            await self.query_one(f"#tab-{pane_id}", TabPane).mount(PANE_WIDGETS[pane_id]())
+        except MountError:  # the app quit meanwhile
+            return
+        self.post_message(self.PaneMounted())
+        self.call_after_refresh(self._mount_next_pane)
+
+    def _pane_in(self, tab_id: str):
+        """The pane widget of a tab, or None while it is not mounted yet."""
+        children = self.query_one(f"#{tab_id}", TabPane).children
+        return children[0] if children and children[0].is_mounted else None
+
+    def configure(self, lesson: Lesson) -> None:
+        """Show only the tabs this lesson names (the lesson screen hides the area if it names none)."""
+        tabs = self.query_one(LessonPanes)
+        wanted = [pane for pane in lesson.panes if pane in TABS]
+        for pane_id in TABS:
+            if pane_id in wanted:
+                tabs.show_tab(f"tab-{pane_id}")
+            else:
+                tabs.hide_tab(f"tab-{pane_id}")
+        if wanted and tabs.active not in {f"tab-{pane}" for pane in wanted}:
+            tabs.active = f"tab-{wanted[0]}"
+
+    def show(self, lesson: Lesson, session: Session, waiting: str) -> None:
+        """Draw the pane in view; the others are drawn when their tab is chosen. A pane whose inputs have
+        not changed since it was last drawn is left alone: redrawing a 256-row table is not free."""
+        tabs = self.query_one(LessonPanes)
+        report = session.report
+        tabs.border_title = f"batch row {session.row} of {report.batch_size - 1}" if report else None
+        pane = self._pane_in(tabs.active) if tabs.active else None
+        if pane is None:  # mounted in a frame or two; it asks to be drawn then (PaneMounted)
+            return
+        arguments = {
+            CodePane: (lesson.code, self.app.current_theme.dark),
+            TensorPane: (lesson.tensors, report, waiting),
+            TokenTable: (report, session.row, lesson.stage, waiting),
+            HeatmapPane: (report, waiting),
+            BugLabPane: (report, waiting),
+        }[type(pane)]
+        drawn = (self.app.theme, *arguments)
+        if not _same(self._drawn.get(tabs.active), drawn):
+            self._drawn[tabs.active] = drawn
+            pane.show(*arguments)
+
+
+def _same(last: tuple | None, now: tuple) -> bool:
+    """Equal inputs; a report is the same only if it is the same object (comparing two is deep and slow)."""
+    return last is not None and len(last) == len(now) and all(
+        a is b or (not isinstance(a, Report) and a == b) for a, b in zip(last, now)
+    )

@@ -1,0 +1,221 @@
+"""The per-token table: for every position of one batch row, what the model saw, predicted and should have.
+
+It is drawn line by line (Textual's line API): showing a row of the batch only lays out its cells as
+strings, and a frame renders just the lines in view, so a 256-token row costs about what an 8-token row
+does. Cells are plain text; ✓ and ✗ carry the verdict, the colour only repeats it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tutor.core.formatting import format_number, visible
+from tutor.core.report import Report, TokenRow
+
+CONTEXT_WIDTH = 16
+GAP = "  "  # between columns
+GUTTER = ("▶ ", "  ")  # the cursor's row is marked, so it shows without colour too
+
+# Which columns a lesson's stage shows: predictions appear only once softmax has been explained.
+STAGE_COLUMNS = {
+    "tokens": ("pos", "input", "target"),
+    "forward": ("pos", "input", "target"),
+    "probabilities": ("pos", "context", "predicted", "target", "ok"),
+}
+ALL_COLUMNS = ("pos", "context", "predicted", "target", "p(target)", "log p", "ok")
+HEADINGS = {"pos": "pos", "input": "input token [id]", "target": "target [id]", "context": "context ⇒",
+            "predicted": "predicted [id]", "p(target)": "p(target)", "log p": "log p", "ok": "✓/✗"}
+RIGHT_ALIGNED = {"pos", "p(target)", "log p"}
+
+
+def token_label(text: str, token_id: int) -> str:
+    return f"{visible(text)} [{token_id}]"
+
+
+def context_tail(context: str) -> str:
+    shown = visible(context)
+    return shown if len(shown) <= CONTEXT_WIDTH else "…" + shown[-(CONTEXT_WIDTH - 1) :]
+
+
+def cell(column: str, token: TokenRow) -> str:
+    if column == "pos":
+        return str(token.position)
+    if column == "input":
+        return token_label(token.input_token, token.input_id)
+    if column == "target":
+        return token_label(token.target_token, token.target_id)
+    if column == "context":
+        return context_tail(token.context)
+    if column == "predicted":
+        return token_label(token.predicted_token, token.predicted_id)
+    if column == "p(target)":
+        return format_number(token.target_prob, 6)
+    if column == "log p":
+        return format_number(token.target_log_prob)
+    return "✓" if token.correct else "✗"
+
+
+@dataclass
+class TokenChosen(Message):
+    """The learner pressed enter on a position: inspect it."""
+
+    token: TokenRow
+
+
+class TokenTable(ScrollView, can_focus=True):
+    BINDINGS = [
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "move_to(0)", "First", show=False),
+        Binding("end", "move_to(-1)", "Last", show=False),
+        Binding("enter", "inspect", "Inspect", show=False),
+    ]
+    COMPONENT_CLASSES = {
+        "token-table--header",
+        "token-table--cursor",
+        "token-table--right",
+        "token-table--wrong",
+    }
+
+    cursor_row: reactive[int] = reactive(0, always_update=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.tokens: list[TokenRow] = []
+        self.columns: tuple[str, ...] = ()
+        self.cells: list[tuple[str, ...]] = []
+        self.waiting = ""
+        self._widths: list[int] = []
+        self._shape: tuple = ()
+        self._strips: dict[tuple[int, bool], Strip] = {}
+
+    # ----- contents -------------------------------------------------------------------------------
+
+    def show(self, report: Report | None, row: int, stage: str, waiting: str) -> None:
+        self._strips.clear()
+        if report is None:
+            self.tokens, self.columns, self.cells, self.waiting = [], (), [], waiting
+            self._widths = [cell_len(waiting)]
+            self.virtual_size = Size(self._widths[0], 1)
+            self.refresh()
+            return
+        self.columns = STAGE_COLUMNS.get(stage, ALL_COLUMNS)
+        self.tokens = report.row_tokens(row)
+        self.cells = [tuple(cell(column, token) for column in self.columns) for token in self.tokens]
+        self._widths = [
+            max(cell_len(HEADINGS[column]), *(cell_len(cells[index]) for cells in self.cells))
+            for index, column in enumerate(self.columns)
+        ]
+        width = len(GUTTER[0]) + sum(self._widths) + len(GAP) * (len(self._widths) - 1)
+        self.virtual_size = Size(width, len(self.cells) + 1)
+        shape = (report.settings.get("context_length"), stage)  # another batch row keeps the position
+        cursor = self.cursor_row if shape == self._shape and self.cursor_row < len(self.cells) else 0
+        self._shape = shape
+        self.cursor_row = cursor
+        self.refresh()
+
+    def rows_text(self) -> list[list[str]]:
+        """Every row's cells as shown, for tests and scripts."""
+        return [list(cells) for cells in self.cells]
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def on_focus(self) -> None:
+        self._strips.clear()  # the cursor is drawn brighter while the table has focus
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    # ----- drawing --------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        base = self.rich_style
+        if not self.columns:
+            strip = Strip([Segment(self.waiting, base + Style(italic=True))]) if y == 0 else Strip([])
+        elif y == 0:
+            strip = self._line(None, (HEADINGS[column] for column in self.columns), header=True)
+        elif scroll_y + y - 1 < len(self.cells):
+            index = scroll_y + y - 1
+            strip = self._line(index, self.cells[index])
+        else:
+            strip = Strip([])
+        return strip.crop_extend(scroll_x, scroll_x + self.size.width, base)
+
+    def _line(self, index: int | None, cells, header: bool = False) -> Strip:
+        selected = index is not None and index == self.cursor_row
+        key = (-1 if index is None else index, selected)
+        if key not in self._strips:
+            base = self.rich_style
+            if header:
+                base += self.get_component_rich_style("token-table--header")
+            elif selected:
+                base += self.get_component_rich_style("token-table--cursor")
+            segments = [Segment(GUTTER[0] if selected else GUTTER[1], base)]
+            for position, (column, text, width) in enumerate(zip(self.columns, cells, self._widths)):
+                if position:
+                    segments.append(Segment(GAP, base))
+                padding = " " * (width - cell_len(text))
+                style = base
+                if not header and column == "ok":
+                    style = base + self.get_component_rich_style("token-table--right" if text == "✓" else "token-table--wrong")
+                if column in RIGHT_ALIGNED:
+                    segments += [Segment(padding, base), Segment(text, style)]
+                else:
+                    segments += [Segment(text, style), Segment(padding, base)]
+            self._strips[key] = Strip(segments)
+        return self._strips[key]
+
+    # ----- the cursor -----------------------------------------------------------------------------
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._strips.pop((old, True), None)
+        self._strips.pop((new, False), None)
+        rows_in_view = max(self.size.height - 1, 1)
+        if new < self.scroll_y:
+            self.scroll_to(y=new, animate=False)
+        elif new >= self.scroll_y + rows_in_view:
+            self.scroll_to(y=new - rows_in_view + 1, animate=False)
+        self.refresh()
+
+    def _move_to(self, row: int) -> None:
+        if self.cells:
+            self.cursor_row = max(0, min(row, len(self.cells) - 1))
+
+    def action_move(self, delta: int) -> None:
+        self._move_to(self.cursor_row + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move_to(self.cursor_row + direction * max(self.size.height - 2, 1))
+
+    def action_move_to(self, row: int) -> None:
+        self._move_to(row if row >= 0 else len(self.cells) - 1)
+
+    def action_inspect(self) -> None:
+        if 0 <= self.cursor_row < len(self.tokens):
+            self.post_message(TokenChosen(self.tokens[self.cursor_row]))
+
+    def on_click(self, event: events.Click) -> None:
+        row = event.y - 1 + int(self.scroll_y)
+        if 0 <= row < len(self.cells):
+            if row == self.cursor_row:
+                self.action_inspect()
+            else:
+                self.cursor_row = row
