@@ -130,12 +130,14 @@ COMPUTE_CHILD = """
 import io, os, pickle, resource, sys
 mode, text_path, batch_size, context_length, stride, shuffle, batch = sys.argv[1:8]
 from tutor.lm.data import tokenize
-from tutor.core.settings import Settings, count_windows
+from tutor.core.settings import Settings
 from tutor.core.texts import SAMPLE_TEXT_PATH, read_text_file
+from tutor.core.windows import count_batches
 loaded = read_text_file(SAMPLE_TEXT_PATH if text_path == "-" else text_path)
 if batch == "last":
-    windows = count_windows(len(tokenize(loaded.text)), int(context_length), int(stride))
-    batch = str(windows // int(batch_size) - 1)
+    batches = count_batches(len(tokenize(loaded.text)), batch_size=int(batch_size), context_length=int(context_length),
+                            stride=int(stride))
+    batch = str(batches - 1)
 if mode == "cli":
     from tutor.cli import main
     sys.stdout = open(os.devnull, "w")
@@ -262,12 +264,12 @@ async def auto_pilot(pilot):
                            ("recompute_8x256", Settings(batch_size=8, context_length=256, stride=256))]:
         started = time.time()
         generation = app.recompute(settings=settings)
-        while app.session.outcome[0] != generation:
+        while app.session.outcome.generation != generation:
             await asyncio.sleep(0.005)
         stamps[name + "_s"] = time.time() - started
         await asyncio.sleep(0.3)
         stamps[name + "_stall_ms"] = longest_gap(started)
-        stamps[name + "_problem"] = app.session.outcome[1]
+        stamps[name + "_problem"] = app.session.outcome.problem
     app.exit()
 
 app.run(headless=True, auto_pilot=auto_pilot, size=(120, 40))
@@ -571,12 +573,16 @@ path.unlink()
 # The app's interface alone (no computing process), at 120x40 in a pseudo-terminal, with its text editor
 # open (`e`): the bench writes text to the terminal as keys, as a paste arrives without bracketed paste.
 PASTE_CHILD = """
+from tutor.core.protocol import EngineError
 from tutor.ui.app import TutorApp
 
-class NoEngine:
+class NoEngine:  # the Engine protocol (tutor/core/protocol.py), computing nothing
     busy = False
+    exit_code = None
     def compute(self, request):
-        raise RuntimeError("no computing in this measurement")
+        raise EngineError("no computing in this measurement")
+    def take_notices(self):
+        return []
     def close(self):
         pass
 

@@ -1,4 +1,5 @@
-"""Small helpers shared by the Pilot tests: read what a widget shows, record notifications."""
+"""Small helpers shared by the Pilot and snapshot tests: wait for the screen to settle, press keys, read what a
+widget shows, record notifications."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from tutor.core.protocol import Request
 from tutor.lm.compute import compute_report
 from tutor.core.settings import Settings
 from tutor.core.texts import SAMPLE_TEXT_PATH, read_text_file
+from tutor.ui.screenshots import settle
 from tutor.ui.widgets.token_table import TokenTable
+
+
+async def press_and_settle(pilot, *keys: str) -> None:
+    """Press each key in turn, and wait for the screen to settle after each (see `settle`)."""
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
 
 
 def shown(widget: Static) -> str:

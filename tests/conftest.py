@@ -1,22 +1,30 @@
-"""A fixed environment for every test: no colour overrides, no animation, learner state in a temp dir."""
+"""A fixed environment for every test: learner state in a temp dir, and rendering that is the same every time
+(no colour or Textual setting from the environment, no animation, no cursor blink)."""
 
 from __future__ import annotations
 
 import gc
-import os
 
 import pytest
-import textual.constants
+
+from tutor.ui.deterministic import deterministic_rendering
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "textual_defaults: run with Textual's defaults and the environment as found, "
+        "not inside deterministic_rendering()",
+    )
 
 
 @pytest.fixture(autouse=True)
-def fixed_environment(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        # TEXTUAL_SNAPSHOT_* is pytest-textual-snapshot's own bookkeeping, not a Textual setting
-        if name == "NO_COLOR" or (name.startswith("TEXTUAL_") and not name.startswith("TEXTUAL_SNAPSHOT")):
-            monkeypatch.delenv(name)
-    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
+def fixed_environment(request, monkeypatch, tmp_path):
     monkeypatch.setenv("LOSS_TUTOR_STATE_DIR", str(tmp_path / "state"))
+    if request.node.get_closest_marker("textual_defaults"):
+        yield
+        return
+    with deterministic_rendering():
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +55,6 @@ def _app_maker(engine_factory):
 
     def make(**options) -> TutorApp:
         options.setdefault("engine_factory", engine_factory)
-        options.setdefault("cursor_blink", False)
         return TutorApp(**options)
 
     return make
@@ -55,7 +62,7 @@ def _app_maker(engine_factory):
 
 @pytest.fixture
 def make_app(default_report_computed):
-    """A tutor that computes in this process, reusing reports it has computed before, and never blinks."""
+    """A tutor that computes in this process, reusing reports it has computed before."""
     from app_helpers import CachedEngine
 
     return _app_maker(CachedEngine)

@@ -7,25 +7,28 @@ import gc
 import os
 import shutil
 import threading
-from functools import partial
 
 import pytest
+
 from app_helpers import (
     CachedEngine,
     GatedEngine,
     assert_numbers_close,
     expected_report,
+    press_and_settle,
     record_notifications,
+    settle,
     shown,
     table_column,
     view,
 )
-from pilot_helpers import press_and_settle, settle
 from textual.command import CommandPalette
 from textual.content import Content
 
 from tutor.cli import build_app, build_parser
 from tutor.core.lessons import builtin_lessons_dir
+from tutor.core.session import Outcome
+from tutor.core.settings import Settings
 from tutor.ui.screens.help import HelpScreen
 from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.too_small import TooSmallScreen
@@ -34,12 +37,6 @@ from tutor.ui.widgets.token_table import TokenTable
 
 SIZE = (120, 40)
 LOADING = "loading the model (importing torch, reading the weights)…"
-
-
-@pytest.fixture
-def make_app(make_app):
-    """The conftest app; each distinct request is computed once per test run."""
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 def lesson_folder(tmp_path, *names: str):
@@ -110,14 +107,81 @@ async def test_palette_goes_to_a_lesson(make_app):
         await settle(pilot)
         await press_and_settle(pilot, "enter")
         assert app.screen is lesson_screen
-        assert lesson_screen.index == 3
-        assert lesson_screen.lesson_id == "softmax"
+        assert app.lesson_index == 3
+        assert app.session.lesson_id == "softmax"
 
         # the palette's system commands: the app's own, and the lesson screen's
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for title in ("Start over", "Help", "Reload lessons", "Next lesson", "Settings", "Edit text or open a file"):
             assert title in titles
         assert titles.count("Start over") == 1
+
+
+# ----- one signal for every change to the session --------------------------------------------------------
+
+
+async def test_every_change_to_the_session_is_published_once_on_one_signal(make_app, tmp_path):
+    """What the screens (and the instructor's dashboard, next) follow: another lesson, an attempt begun,
+    finished, failed or abandoned, the lesson files read again."""
+    folder = lesson_folder(tmp_path, "00-overview.md", "01-tokenize.md", "02-forward.md")
+    app = make_app(lessons_dir=folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        published = []
+        app.session_changed.subscribe(
+            app.screen, lambda session: published.append((session.lesson_id, session.busy, session.outcome)),
+            immediate=True,
+        )
+
+        def taken() -> list:
+            changes = list(published)
+            published.clear()
+            return changes
+
+        done = app.session.outcome
+        app.go_to_lesson(2)
+        assert taken() == [("forward", False, done)]
+        app.go_to_lesson(3)  # there is none: refused, nothing changed
+        assert taken() == []
+
+        generation = app.recompute(settings=Settings(batch_size=3))
+        assert taken() == [("forward", True, done)]
+        await settle(pilot)
+        assert taken() == [("forward", False, Outcome(generation))]
+
+        generation = app.recompute(settings=Settings(batch_index=6000))
+        await settle(pilot)
+        [begun, failed] = taken()
+        assert begun == ("forward", True, Outcome(generation - 1))
+        assert failed[:2] == ("forward", False) and failed[2].generation == generation
+        assert failed[2].problem.startswith("batch number 6000 does not exist")
+
+        generation = app.recompute(settings=Settings(batch_size=4))
+        app.cancel_computation(generation)
+        await settle(pilot)
+        assert taken() == [("forward", True, failed[2]), ("forward", False, failed[2])]  # and no answer after
+
+        (folder / "02-forward.md").unlink()
+        app.reload_lessons()
+        await settle(pilot)
+        assert taken() == [("tokenize", False, failed[2])]  # the lesson in view is gone: the one now in its place
+
+
+async def test_a_screen_that_fails_to_redraw_stops_the_app_with_its_error(make_app, monkeypatch):
+    """Textual's signal logs and ignores what a subscriber raises; the tutor's screens must not hide a bug."""
+    from tutor.ui.screens.lesson import LessonScreen
+
+    def broken(self) -> None:
+        raise LookupError("a redraw that fails")
+
+    app = make_app()
+    with pytest.raises(LookupError, match="a redraw that fails"):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            monkeypatch.setattr(LessonScreen, "show_report", broken)
+            app.go_to_lesson(1)
+            await pilot.pause()
+            await pilot.pause()
 
 
 # ----- terminal size ---------------------------------------------------------------------------------
@@ -136,7 +200,7 @@ async def test_too_small_terminal_shows_a_message_until_resized(make_app):
         message = shown(app.screen.query_one("#too-small-message"))
         assert message.startswith("Terminal too small: need 60×18, have 50×15.")
         await press_and_settle(pilot, "right")  # lesson keys do nothing meanwhile
-        assert lesson_screen.index == 0
+        assert app.lesson_index == 0
 
         await pilot.resize_terminal(59, 30)  # still too narrow
         await settle(pilot)
@@ -148,7 +212,7 @@ async def test_too_small_terminal_shows_a_message_until_resized(make_app):
         assert app.screen is lesson_screen
         assert app.screen_stack == [lesson_screen]  # the lesson screen is the app's first screen; nothing left over
         await press_and_settle(pilot, "right")
-        assert lesson_screen.index == 1
+        assert app.lesson_index == 1
 
 
 # ----- lesson files ------------------------------------------------------------------------------------
@@ -186,16 +250,16 @@ async def test_a_malformed_lesson_file_is_reported_and_the_others_load(make_app,
         # the good lessons work as usual
         assert screen.query_one("#lesson-text", LessonText).source.startswith("# From text to loss")
         await press_and_settle(pilot, "right")
-        assert screen.lesson_id == "tokenize"
+        assert app.session.lesson_id == "tokenize"
         await press_and_settle(pilot, "right")  # the last lesson: stays
-        assert screen.index == 1
+        assert app.lesson_index == 1
 
         # a digit with no such lesson: a notification, nothing else
         await press_and_settle(pilot, "5")
-        assert screen.index == 1 and app.screen is screen
+        assert app.lesson_index == 1 and app.screen is screen
         assert ("warning", "", "there is no lesson 5") in notes
         await press_and_settle(pilot, "0")
-        assert screen.index == 0 and screen.lesson_id == "overview"
+        assert app.lesson_index == 0 and app.session.lesson_id == "overview"
 
 
 async def test_watch_reloads_an_edited_lesson(make_app, tmp_path):
@@ -217,7 +281,7 @@ async def test_watch_reloads_an_edited_lesson(make_app, tmp_path):
         await settle(pilot)
 
         assert app.lessons.lessons[1].title == "Tokens, edited"
-        assert screen.index == 1
+        assert app.lesson_index == 1
         assert screen.title == "loss-tutor · lesson 1 of 1: Tokens, edited"
         assert screen.query_one("#explanation").border_title == "1 · Tokens, edited"
 
@@ -238,7 +302,7 @@ async def test_keys_work_while_the_model_is_still_loading(make_app):
 
             await pilot.press("right")
             await pilot.pause()
-            assert screen.index == 1
+            assert app.lesson_index == 1
             tabs = screen.query_one("#panes")
             tabs.active = "tab-tensors"
             await pilot.pause()
@@ -270,7 +334,7 @@ async def test_keys_work_while_the_model_is_still_loading(make_app):
             expected = expected_report().to_json_dict()
             assert_numbers_close(app.session.report, expected_report())
             assert app.sub_title.startswith("story.txt · ")
-            assert screen.index == 1
+            assert app.lesson_index == 1
             assert shown(view(screen, "tensors")).startswith("inputs  torch.Size([2, 8])")
             targets = [int(cell.rsplit("[", 1)[1].rstrip("]")) for cell in table_column(table, "target")]
             assert targets == expected["targets"][0]

@@ -31,7 +31,7 @@ async def wait_until(pilot, condition, timeout: float = PATIENCE_S) -> None:
 async def recompute_and_wait(pilot, **change) -> int:
     app = pilot.app
     generation = app.recompute(**change)
-    await wait_until(pilot, lambda: app.session.outcome[0] == generation)
+    await wait_until(pilot, lambda: app.session.outcome.generation == generation)
     await pilot.pause()
     return generation
 
@@ -135,7 +135,7 @@ async def test_cancelling_a_slow_computation_stops_its_process_and_starts_anothe
         first = app.engine
         generation = app.recompute(settings=Settings(batch_size=8, context_length=256, stride=256))
         await wait_until(pilot, lambda: first.busy)
-        app.cancel(generation)  # what Escape on the computing form does
+        app.cancel_computation(generation)  # what Escape on the computing form does
         await wait_until(pilot, lambda: pid_gone(first.pid))
         await wait_until(pilot, lambda: app.engine is not None and app.engine is not first)
 
@@ -205,7 +205,7 @@ async def test_cancelling_a_computation_replaces_the_busy_engine(make_app):
 
             generation = app.recompute(settings=Settings(batch_size=3))
             await wait_until(pilot, lambda: first.busy)
-            app.cancel(generation)  # what Escape on the computing form does
+            app.cancel_computation(generation)  # what Escape on the computing form does
             await wait_until(pilot, lambda: app.engine is not None and app.engine is not first)
             assert first.closed
             assert not app.session.busy and app.session.report is before

@@ -4,21 +4,13 @@ still differ from each other."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
-from app_helpers import CachedEngine
-from pilot_helpers import press_and_settle, settle
+from app_helpers import press_and_settle, settle
 from rich.color import ColorSystem
 
 from tutor.ui.widgets.token_table import TokenTable
 
 SIZE = (120, 40)
-
-
-@pytest.fixture
-def make_app(make_app):
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 def in_256(color):

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from tutor.lm.data import GPTDatasetV1, create_dataloader, tokenize, window_starts
+from tutor.lm.data import GPTDatasetV1, create_dataloader, tokenize
 from tutor.core.texts import sample_text
 from tutor.lm.tokenizer import encode
 
@@ -20,13 +20,6 @@ TEXT = (
 @pytest.fixture(scope="module")
 def ids():
     return encode(TEXT)
-
-
-def test_window_starts_is_the_books_range():
-    assert list(window_starts(12, 4, 4)) == [0, 4]  # a window at 8 would need a 13th token as target
-    assert list(window_starts(13, 4, 4)) == [0, 4, 8]
-    assert list(window_starts(30, 4, 3)) == list(range(0, 26, 3))
-    assert list(window_starts(4, 4, 1)) == []
 
 
 @pytest.mark.parametrize(("context_length", "stride"), [(4, 1), (4, 3), (8, 8), (5, 7)])
@@ -95,22 +88,15 @@ def _error(**kwargs) -> str:
 
 @pytest.mark.parametrize("context_length", [0, 257, -1])
 def test_bad_context_length(context_length):
-    message = _error(context_length=context_length)
-    assert "context length" in message
-    assert "from 1 to 256" in message
-    assert str(context_length) in message
+    assert _error(context_length=context_length) == f"{context_length} is out of range: context length must be 1 to 256"
 
 
 def test_bad_stride():
-    message = _error(stride=0)
-    assert message.startswith("stride must be a whole number of at least 1")
-    assert "got 0" in message
+    assert _error(stride=0) == "0 is out of range: stride must be 1 or more"
 
 
 def test_bad_batch_size():
-    message = _error(batch_size=0)
-    assert message.startswith("batch size must be a whole number of at least 1")
-    assert "got 0" in message
+    assert _error(batch_size=0) == "0 is out of range: batch size must be 1 or more"
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t  "])

@@ -19,7 +19,7 @@ from report_fixture import assert_reports_close
 from tutor.engine.in_process import InProcessEngine
 
 from tutor.core.protocol import LearnerError, Request
-from tutor.core.session import Session
+from tutor.core.session import Outcome, Session
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text, text_from_string
 
@@ -142,7 +142,7 @@ def test_session_applies_an_attempt_only_when_it_succeeds():
     assert session.succeed(1, report) is True
     assert not session.busy
     assert (session.text, session.settings, session.text_path) == (new_text, Settings(batch_size=3), "/tmp/second.txt")
-    assert session.report is report and session.outcome == (1, None)
+    assert session.report is report and session.outcome == Outcome(1, None)
 
 
 def test_session_ignores_a_late_answer_to_an_old_generation():
@@ -173,7 +173,7 @@ def test_session_failure_keeps_the_last_good_report():
     attempt = session.begin(settings=Settings(batch_size=7))
     assert session.fail(attempt.generation, "no such batch") is True
     assert session.report is good and session.settings == Settings()
-    assert session.problem == "no such batch" and session.outcome == (2, "no such batch")
+    assert session.problem == "no such batch" and session.outcome == Outcome(2, "no such batch")
     assert not session.busy
 
     session.begin(settings=Settings(batch_size=2))

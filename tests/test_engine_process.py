@@ -4,7 +4,10 @@ Each test starts real child processes (each imports torch: a second or more apie
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +19,7 @@ import pytest
 from report_fixture import assert_reports_close
 
 import tutor
-from tutor.engine.process import TIME_BUDGET_MIN_S, ProcessEngine, time_budget
+from tutor.engine.process import TIME_BUDGET_MIN_S, ProcessEngine, child_command, time_budget
 from tutor.core.protocol import EngineClosed, EngineDied, EngineTimedOut, Request
 from tutor.engine.in_process import InProcessEngine
 from tutor.core.settings import Settings
@@ -131,6 +134,73 @@ def test_the_engine_imports_nothing_from_the_current_folder_or_pythonpath(tmp_pa
     assert_reports_close(outcome, expected)  # a forward pass in another process: floats within rounding
     assert outcome.loss_manual == pytest.approx(expected.loss_manual, rel=1e-5)
     assert not (home / ".cache").exists()  # LOSS_TUTOR_CACHE_DIR reached the child
+
+
+# Appended to the copy's tutor/engine/child.py: on its way out, the child writes where each `tutor` module it
+# loaded came from (a namespace package has no file: its folder).
+RECORD_WHERE_FROM = """
+import atexit as _atexit, json as _json, sys as _sys
+
+def _record_where_the_tutor_came_from():
+    loaded = {name: getattr(module, "__file__", None) or list(module.__path__)[0]
+              for name, module in list(_sys.modules.items()) if name == "tutor" or name.startswith("tutor.")}
+    with open(%r, "w", encoding="utf-8") as file:
+        _json.dump(loaded, file)
+
+_atexit.register(_record_where_the_tutor_came_from)
+"""
+# Modules that leave a marker file when imported: the child must find none of them.
+DECOYS = ("torch", "tiktoken", "yaml", "numpy", "safetensors", "pickle", "json", "sitecustomize", "usercustomize")
+
+
+def plant_decoys(folder: Path, markers: Path) -> None:
+    for module in DECOYS:
+        (folder / f"{module}.py").write_text(f"open({str(markers / module)!r}, 'w').close()\n", encoding="utf-8")
+
+
+def test_the_child_loads_the_tutor_by_its_folder_and_nothing_beside_it(tmp_path, monkeypatch):
+    """The child runs a copy of the tutor from a folder whose name has spaces, quotes and shell syntax, and whose
+    parent holds decoys of torch, tiktoken, yaml and more; the current folder and PYTHONPATH hold more decoys and
+    another `tutor`. Every `tutor` module it loads comes from the copy, not from the tutor installed in this
+    Python, and it answers with a report."""
+    parent = tmp_path / "it's a \"tutor\" $(touch pwned); folder"
+    markers, elsewhere = tmp_path / "markers", tmp_path / "elsewhere"
+    for folder in (parent, markers, elsewhere / "tutor" / "engine"):
+        folder.mkdir(parents=True)
+    copy = parent / "tutor"
+    shutil.copytree(Path(tutor.__file__).resolve().parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    where_from = tmp_path / "where-from.json"
+    with open(copy / "engine" / "child.py", "a", encoding="utf-8") as child_source:
+        child_source.write(RECORD_WHERE_FROM % str(where_from))
+    plant_decoys(parent, markers)
+    plant_decoys(elsewhere, markers)
+    for path in ("tutor/__init__.py", "tutor/engine/__init__.py", "tutor/engine/child.py"):
+        (elsewhere / path).write_text(f"open({str(markers / 'other-tutor')!r}, 'w').close()\n", encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", str(elsewhere))
+    monkeypatch.setenv("LOSS_TUTOR_CACHE_DIR", str(cache_dir()))  # the warm weight cache
+
+    lifeline_read, lifeline_write = os.pipe()
+    try:
+        child = subprocess.Popen(
+            child_command(lifeline_read, package_dir=copy), cwd=elsewhere, pass_fds=(lifeline_read,),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        os.close(lifeline_read)
+        # One request, then end of input. Its source is a file name that is not UTF-8, as os.fsdecode gives it.
+        request = Request(text=sample_text(), settings=Settings(), source="\udcff-story.txt")
+        answers, said = child.communicate(request.to_json(), timeout=300)
+    finally:
+        os.close(lifeline_write)
+
+    assert sorted(os.listdir(markers)) == [], said.decode(errors="replace")[-2000:]
+    assert child.returncode == 0, said.decode(errors="replace")[-2000:]
+    status, report, _ = pickle.loads(answers)
+    assert status == "ok", report
+    assert report.batch_size == 2 and report.source == "\udcff-story.txt"
+    loaded = json.loads(where_from.read_text(encoding="utf-8"))
+    assert {"tutor", "tutor.engine.child", "tutor.lm.compute", "tutor.lm.model", "tutor.core.protocol"} <= set(loaded)
+    assert {name: path for name, path in loaded.items() if not Path(path).is_relative_to(copy)} == {}
+    assert not (tmp_path / "pwned").exists() and not (elsewhere / "pwned").exists()
 
 
 # ----- a child that dies, hangs or is stopped -----------------------------------------------------------

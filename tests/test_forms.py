@@ -4,11 +4,8 @@ with the reason and changes nothing; good input recomputes and closes the form."
 from __future__ import annotations
 
 import threading
-from functools import partial
 
-import pytest
-from app_helpers import CachedEngine, GatedEngine, assert_numbers_close, expected_report, shown
-from pilot_helpers import press_and_settle, settle
+from app_helpers import GatedEngine, assert_numbers_close, expected_report, press_and_settle, settle, shown
 from textual.widgets import Input, TextArea
 
 from tutor.lm.data import tokenize as encode
@@ -21,12 +18,6 @@ from tutor.core.settings import Settings
 from tutor.core.texts import MAX_TEXT_CHARS, sample_text, text_from_string
 
 SIZE = (100, 32)
-
-
-@pytest.fixture
-def make_app(make_app):
-    """The conftest app; each distinct request is computed once per test run."""
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 def errors_of(form) -> dict[str, str]:
@@ -57,12 +48,19 @@ async def test_settings_form_refuses_each_invalid_value_next_to_its_field(make_a
         cases = [
             ("batch_size", "0", "0 is out of range: batch size must be 1 or more"),
             ("context_length", "300", "300 is out of range: context length must be 1 to 256"),
-            ("stride", "x", "'x' is not a whole number; tokens between window starts, 1 or more"),
-            ("batch_index", str(batches), f"{batches} is too big: these settings make batches 0 to {batches - 1}"),
+            ("stride", "x", "'x' is not a whole number; stride must be 1 or more"),
+            ("seed", str(2**64), "18446744073709551616 is out of range: seed must be -9223372036854775808 to "
+                                 "18446744073709551615 (what PyTorch accepts)"),
+            (
+                "batch_index",
+                str(batches),
+                f"batch number {batches} does not exist: this text makes {batches} batches (numbered 0 to {batches - 1})",
+            ),
             (
                 "context_length",
                 str(tokens),
-                f"your text has {tokens} tokens; a batch of 2 windows of {tokens} with stride 4 needs {tokens + 5}",
+                f"the text is too short: it has {tokens} tokens, and a batch of 2 windows of context length {tokens} "
+                f"(stride 4) needs at least {tokens + 5} — each input needs one more token after it to be its target",
             ),
         ]
         for name, value, reason in cases:

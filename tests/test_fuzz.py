@@ -10,10 +10,9 @@ import string
 import threading
 
 import pytest
-from app_helpers import CachedEngine, record_notifications
+from app_helpers import CachedEngine, press_and_settle, record_notifications, settle
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from pilot_helpers import press_and_settle, settle
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input
 
@@ -203,7 +202,7 @@ async def test_a_form_answered_under_the_too_small_notice_closes_once_the_termin
         assert stack_types(app) == [LessonScreen]
         assert app.session.settings.batch_size == 1
         await press_and_settle(pilot, "escape", "right")  # the lesson screen has the keys again
-        assert app.screen.index == 1
+        assert app.lesson_index == 1
 
 
 async def test_a_refused_change_answered_under_the_palette_leaves_the_form_open(make_held_app):
@@ -251,7 +250,7 @@ async def test_lesson_titles_reach_the_palette_as_plain_text(make_app, tmp_path)
         await settle(pilot)
         assert f"Go to lesson 1: {TITLES[1]}" in shown()
         await press_and_settle(pilot, "enter")
-        assert app.screen is lesson_screen and lesson_screen.index == 1
+        assert app.screen is lesson_screen and app.lesson_index == 1
 
 
 DEEP_SUM = "x = " + "+".join(["1"] * 4_000)  # 8,003 characters, nested deeper than the compiler goes

@@ -3,11 +3,8 @@ predictions, the target's rank and its −log p."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
-from app_helpers import CachedEngine, expected_report, shown
-from pilot_helpers import press_and_settle, settle
+from app_helpers import expected_report, press_and_settle, settle, shown
 
 from tutor.core.formatting import format_number, visible
 from tutor.ui.screens.inspector import InspectorScreen
@@ -15,12 +12,6 @@ from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.widgets.token_table import TokenTable
 
 SIZE = (120, 40)
-
-
-@pytest.fixture
-def make_app(make_app):
-    """The conftest app; each distinct request is computed once per test run."""
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 async def open_token_table(pilot) -> TokenTable:

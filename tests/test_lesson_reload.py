@@ -7,11 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from functools import partial
 
-import pytest
-from app_helpers import CachedEngine, shown
-from pilot_helpers import settle
+from app_helpers import settle, shown
 
 import tutor.ui.app
 from tutor.core.lessons import builtin_lessons_dir
@@ -19,11 +16,6 @@ from tutor.ui.widgets.lesson_text import LessonText
 
 SIZE = (120, 40)
 FILES = ("00-overview.md", "01-tokenize.md")
-
-
-@pytest.fixture
-def make_app(make_app):
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 def lesson_folder(tmp_path):
@@ -73,13 +65,13 @@ async def test_lessons_are_read_again_off_the_event_loop(make_app, tmp_path, mon
 
             await pilot.press("right")  # answered while the files are still being read
             await pilot.pause()
-            assert screen.index == 1 and not release.is_set()
+            assert app.lesson_index == 1 and not release.is_set()
             assert not app.lessons.lessons[1].title.startswith("Edited, ")
 
             release.set()
             await wait_for(pilot, lambda: app.lessons.lessons[1].title.startswith("Edited, "))
             await settle(pilot)
-            assert screen.index == 1 and screen.title.startswith("loss-tutor · lesson 1 of 1: Edited, ")
+            assert app.lesson_index == 1 and screen.title.startswith("loss-tutor · lesson 1 of 1: Edited, ")
 
             started.clear()
             app.reload_lessons()  # the palette's "Reload lessons"
@@ -101,7 +93,7 @@ async def test_a_folder_emptied_under_watch_says_there_are_no_lessons_until_they
         await settle(pilot)
         lesson_list = screen.query_one("#lesson-list")
         explanation = screen.query_one("#explanation")
-        assert screen.lesson_id == "tokenize" and lesson_list.option_count == 2
+        assert app.session.lesson_id == "tokenize" and lesson_list.option_count == 2
         assert screen.query_one("#check-panel").display
 
         for name in FILES:
@@ -128,7 +120,7 @@ async def test_a_folder_emptied_under_watch_says_there_are_no_lessons_until_they
         await wait_for(pilot, lambda: len(app.lessons.lessons) == 2)
         await settle(pilot)
         title = app.lessons.lessons[0].title
-        assert screen.index == 0 and screen.title == f"loss-tutor · lesson 0 of 1: {title}"
+        assert app.lesson_index == 0 and screen.title == f"loss-tutor · lesson 0 of 1: {title}"
         assert explanation.border_title == f"0 · {title}"
         assert lesson_list.option_count == 2
         assert not screen.query_one("#problem-bar").display
@@ -142,11 +134,11 @@ async def test_a_reload_stays_on_the_lesson_in_view_when_a_file_comes_before_it(
         screen = app.screen
         await pilot.press("right")
         await settle(pilot)
-        assert screen.lesson_id == "tokenize"
+        assert app.session.lesson_id == "tokenize"
         shutil.copy(builtin_lessons_dir() / "02-forward.md", folder / "00a-forward.md")
         app.reload_lessons()
         await wait_for(pilot, lambda: len(app.lessons.lessons) == 3)
         await settle(pilot)
         assert [lesson.id for lesson in app.lessons.lessons] == ["overview", "forward", "tokenize"]
-        assert screen.index == 2 and screen.lesson_id == "tokenize"
+        assert app.lesson_index == 2 and app.session.lesson_id == "tokenize"
         assert screen.title.startswith("loss-tutor · lesson 2 of 2: ")

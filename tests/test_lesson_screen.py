@@ -3,11 +3,7 @@ the same numbers as `loss-tutor --json`."""
 
 from __future__ import annotations
 
-from functools import partial
-
-import pytest
-from app_helpers import CachedEngine, assert_numbers_close, expected_report, shown, table_column, view
-from pilot_helpers import press_and_settle, settle
+from app_helpers import assert_numbers_close, expected_report, press_and_settle, settle, shown, table_column, view
 from textual.widgets import Input, Markdown
 
 from tutor.core.formatting import format_number
@@ -18,12 +14,6 @@ from tutor.ui.widgets.lesson_list import LessonList
 from tutor.ui.widgets.lesson_text import LessonText
 
 SIZE = (120, 40)
-
-
-@pytest.fixture
-def make_app(make_app):
-    """The conftest app; each distinct request is computed once per test run."""
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 def lesson_text(screen) -> str:
@@ -53,21 +43,21 @@ async def test_next_and_previous_keys_move_one_lesson_within_bounds(make_app):
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, LessonScreen)
-        assert screen.index == 0
+        assert app.lesson_index == 0
         last = len(app.lessons.lessons) - 1
         assert last == 9
 
         steps = [("right", 1), ("n", 2), ("space", 3), ("left", 2), ("p", 1), ("left", 0), ("p", 0)]
         for key, expected in steps:
             await press_and_settle(pilot, key)
-            assert screen.index == expected, f"after {key!r}"
-        assert screen.lesson_id == "overview"
+            assert app.lesson_index == expected, f"after {key!r}"
+        assert app.session.lesson_id == "overview"
 
         await press_and_settle(pilot, "9")
-        assert screen.index == last
+        assert app.lesson_index == last
         for key in ("right", "space"):
             await press_and_settle(pilot, key)
-            assert screen.index == last, f"{key!r} went past the last lesson"
+            assert app.lesson_index == last, f"{key!r} went past the last lesson"
         assert screen.title == f"loss-tutor · lesson 9 of 9: {app.lessons.lessons[9].title}"
 
 
@@ -78,8 +68,8 @@ async def test_digit_keys_jump_to_that_lesson(make_app):
         screen = app.screen
         for digit in (7, 0, 9):
             await press_and_settle(pilot, str(digit))
-            assert screen.index == digit
-            assert screen.lesson_id == app.lessons.lessons[digit].id
+            assert app.lesson_index == digit
+            assert app.session.lesson_id == app.lessons.lessons[digit].id
             assert lesson_text(screen).splitlines()[0].startswith("# ")
 
 
@@ -144,11 +134,11 @@ async def test_question_mark_opens_help_and_escape_closes_it(make_app):
         assert help_text.startswith("# loss-tutor help")
         assert "| `]` `[` | next / previous row of the batch |" in help_text
         await press_and_settle(pilot, "right")  # the lesson keys do not act behind the modal
-        assert lesson_screen.index == 0
+        assert app.lesson_index == 0
         await press_and_settle(pilot, "escape")
         assert app.screen is lesson_screen
         await press_and_settle(pilot, "right")
-        assert lesson_screen.index == 1
+        assert app.lesson_index == 1
 
         await press_and_settle(pilot, "question_mark")  # q on the help screen closes it, not the app
         await press_and_settle(pilot, "q")
@@ -218,7 +208,7 @@ async def test_lesson_list_marks_current_and_seen_lessons(make_app):
 
         lessons.focus()  # choosing a lesson in the list goes there
         await press_and_settle(pilot, "down", "enter")
-        assert app.screen.index == 3
+        assert app.lesson_index == 3
         assert str(lessons.get_option_at_index(3).prompt) == f"▶ 3 {titles[3]}"
         assert str(lessons.get_option_at_index(2).prompt) == f"✓ 2 {titles[2]}"
 
@@ -246,7 +236,7 @@ async def test_every_lesson_shows_the_numbers_of_loss_tutor_json(make_app):
             return table_column(view(screen, "tokens"), key)
 
         # 0 overview: the loss as the explanation writes it, from report.values()
-        assert screen.lesson_id == "overview"
+        assert app.session.lesson_id == "overview"
         assert format_value(values["loss_manual"], ".3f") == f"{data['loss_manual']:.3f}"
         assert f"the cross-entropy loss is {data['loss_manual']:.3f}." in text()
         assert f"the text becomes {data['token_count']:,} GPT-2 token ids" in text()
@@ -255,7 +245,7 @@ async def test_every_lesson_shows_the_numbers_of_loss_tutor_json(make_app):
 
         # 1 tokenize: the ids of row 0, in the table and in the tensor pane
         await press_and_settle(pilot, "right")
-        assert screen.lesson_id == "tokenize"
+        assert app.session.lesson_id == "tokenize"
         assert ids_in(table("input")) == data["inputs"][0]
         assert ids_in(table("target")) == data["targets"][0]
         assert table("pos") == [str(i) for i in range(8)]
@@ -266,12 +256,12 @@ async def test_every_lesson_shows_the_numbers_of_loss_tutor_json(make_app):
 
         # 2 forward: the logits tensor
         await press_and_settle(pilot, "right")
-        assert screen.lesson_id == "forward"
+        assert app.session.lesson_id == "forward"
         assert tensors() == f"logits  torch.Size({data['logits_shape']})  torch.float32\n{report.tensors['logits'].text}"
 
         # 3 softmax: predictions and ✓/✗ of row 0
         await press_and_settle(pilot, "right")
-        assert screen.lesson_id == "softmax"
+        assert app.session.lesson_id == "softmax"
         assert ids_in(table("predicted")) == data["predicted"][0]
         assert ids_in(table("target")) == data["targets"][0]
         assert table("ok") == ["✓" if ok else "✗" for ok in data["correct"][0]]
@@ -280,7 +270,7 @@ async def test_every_lesson_shows_the_numbers_of_loss_tutor_json(make_app):
 
         # 4 gather: each target's probability and log-probability
         await press_and_settle(pilot, "right")
-        assert screen.lesson_id == "gather"
+        assert app.session.lesson_id == "gather"
         assert table("p(target)") == [format_number(p, 6) for p in data["target_probs"][0]]
         assert table("log p") == [format_number(lp) for lp in data["target_log_probs"][0]]
         assert report.tensors["target_log_probs"].text in tensors()
@@ -288,34 +278,34 @@ async def test_every_lesson_shows_the_numbers_of_loss_tutor_json(make_app):
 
         # 5 cross-entropy: by hand and by nn.CrossEntropyLoss
         await press_and_settle(pilot, "right")
-        assert screen.lesson_id == "cross-entropy"
+        assert app.session.lesson_id == "cross-entropy"
         assert f"- by hand: {data['loss_manual']:.6f}" in text()
         assert f"- `nn.CrossEntropyLoss`: {data['loss_pytorch']:.6f}" in text()
         assert f"that is {data['avg_log_prob']:.4f}." in text()
 
         # 6 perplexity
         await press_and_settle(pilot, "right")
-        assert screen.lesson_id == "perplexity"
+        assert app.session.lesson_id == "perplexity"
         assert f"this run's loss: {data['loss_pytorch']:.3f}" in text()
         assert f"uniform loss, ln of the vocabulary size: {data['uniform_loss']:.3f}" in text()
 
         # 7 recap: per-sequence range
         await press_and_settle(pilot, "right")
-        assert screen.lesson_id == "recap"
+        assert app.session.lesson_id == "recap"
         low, high = min(data["per_sequence_loss"]), max(data["per_sequence_loss"])
         assert f"range from {low:.3f} to {high:.3f}" in text()
         assert report.tensors["per_sequence_loss"].text in tensors()
 
         # 8 heatmap
         await press_and_settle(pilot, "right")
-        assert screen.lesson_id == "heatmap"
+        assert app.session.lesson_id == "heatmap"
         heatmap = shown(view(screen, "heatmap"))
         sequences = ", ".join(format_number(loss) for loss in data["per_sequence_loss"])
         assert f"per-sequence losses: {sequences}   batch mean: {format_number(data['loss_manual'])}" in heatmap
 
         # 9 bug lab
         await press_and_settle(pilot, "right")
-        assert screen.lesson_id == "bug-lab"
+        assert app.session.lesson_id == "bug-lab"
         assert shown(view(screen, "bug_lab")).startswith(f"correct loss: {format_number(data['loss_pytorch'])}\n")
 
 
@@ -354,7 +344,7 @@ async def test_check_panel_hints_wrong_and_right_answers(make_app):
         await press_and_settle(pilot, "enter")
         assert feedback().startswith("✗ Not quite: this run's value is (2, 8). A batch stacks 2 windows of 8 token ids")
         assert app.session.checks == {"tokenize:inputs-shape": False}
-        assert screen.index == 1 and question().startswith("Check 1 of 2")
+        assert app.lesson_index == 1 and question().startswith("Check 1 of 2")
 
         # the right answer, taken from this run's values: recorded, and on to the next check
         values = app.session.report.values()
@@ -362,7 +352,7 @@ async def test_check_panel_hints_wrong_and_right_answers(make_app):
         await press_and_settle(pilot, "enter")
         assert app.session.checks["tokenize:inputs-shape"] is True
         assert feedback() == "✓ Right: this run's value is (2, 8)."
-        assert screen.index == 1
+        assert app.lesson_index == 1
         assert question().startswith("Check 2 of 2")
         assert hints() == "(h: hint 1 of 2)"
         assert answer.value == ""
@@ -371,7 +361,7 @@ async def test_check_panel_hints_wrong_and_right_answers(make_app):
         answer.value = str(values[second.answer])
         await press_and_settle(pilot, "enter")
         assert app.session.checks == {"tokenize:inputs-shape": True, "tokenize:window-count": True}
-        assert screen.index == 2 and screen.lesson_id == "forward"
+        assert app.lesson_index == 2 and app.session.lesson_id == "forward"
 
         # back on lesson 1 both checks show as answered
         screen.set_focus(None)  # the answer box of lesson 2 has the focus; digits would go into it

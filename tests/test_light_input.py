@@ -6,22 +6,14 @@ from __future__ import annotations
 
 import threading
 import tracemalloc
-from functools import partial
 
-import pytest
-from app_helpers import CachedEngine
-from pilot_helpers import settle
+from app_helpers import settle
 from textual import events
 from textual.driver import Driver
 
 from tutor.ui.screens.lesson import LessonScreen
 
 KEYS = 5_000
-
-
-@pytest.fixture
-def make_app(make_app):
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 def terminal_driver(app) -> Driver:
@@ -63,4 +55,4 @@ async def test_keys_from_the_terminal_arrive_in_order(make_app):
         sender.start()
         sender.join()
         await settle(pilot)
-        assert app.screen.index == 5
+        assert app.lesson_index == 5

@@ -7,11 +7,9 @@ from __future__ import annotations
 import io
 import os
 import pickle
-from functools import partial
 
 import pytest
-from app_helpers import CachedEngine, shown
-from pilot_helpers import press_and_settle, settle
+from app_helpers import press_and_settle, settle, shown
 from textual.widgets import Input
 
 import tutor.engine.child
@@ -19,7 +17,7 @@ import tutor.lm.compute
 from tutor import cli
 from tutor.core.protocol import Request
 from tutor.engine.child import serve
-from tutor.ui.screens.settings_screen import FIELDS, SettingsScreen, field_errors
+from tutor.ui.screens.settings_screen import FIELDS, SettingsScreen
 from tutor.core.settings import (
     HARD_MAX_POSITIONS,
     MAX_POSITIONS_ENV,
@@ -27,6 +25,7 @@ from tutor.core.settings import (
     Settings,
     max_positions,
     parse_max_positions,
+    settings_or_reasons,
 )
 from tutor.core.texts import sample_text
 
@@ -176,20 +175,15 @@ def form_values(**changes: str) -> dict[str, str]:
 
 
 def test_the_form_puts_the_limit_next_to_the_batch_size():
-    settings, errors = field_errors(form_values(batch_size="9", context_length="256"), False, token_count=50_000)
+    settings, errors = settings_or_reasons(form_values(batch_size="9", context_length="256"), False, token_count=50_000)
     assert settings is None
     assert errors == {"batch_size": reason(Settings(batch_size=9, context_length=256))}
     assert "over the limit of 2,048" in errors["batch_size"]
     # the limit is checked before the text's length, so a huge batch is not worked out against the text
-    settings, errors = field_errors(form_values(batch_size=str(10**50)), False, token_count=100)
+    settings, errors = settings_or_reasons(form_values(batch_size=str(10**50)), False, token_count=100)
     assert set(errors) == {"batch_size"} and "over the limit of 2,048" in errors["batch_size"]
-    settings, errors = field_errors(form_values(batch_size="8", context_length="256", stride="1"), False, 50_000)
+    settings, errors = settings_or_reasons(form_values(batch_size="8", context_length="256", stride="1"), False, 50_000)
     assert errors == {} and settings == Settings(batch_size=8, context_length=256, stride=1)
-
-
-@pytest.fixture
-def make_app(make_app):
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 async def test_settings_form_refuses_a_batch_over_the_limit_and_changes_nothing(make_app, monkeypatch):

@@ -7,12 +7,11 @@ import re
 
 import pytest
 
-from tutor.lm.data import check_enough_tokens
 from tutor.core.protocol import Request
 from tutor.lm.compute import compute_report
 from tutor.core.plain import render_plain
-from tutor.ui.screens.settings_screen import field_errors
-from tutor.core.settings import Settings
+from tutor.core.settings import Settings, settings_or_reasons
+from tutor.core.windows import check_enough_tokens
 
 TWO_TOKENS = "Hello world"  # GPT-2: "Hello", " world"
 
@@ -31,11 +30,16 @@ def test_a_batch_beyond_a_single_window_says_window():
     assert str(raised.value) == "batch 1 of 1 window is beyond the 1 window"
 
 
-def test_the_settings_form_says_1_token_and_1_window():
+def test_the_settings_form_says_1_token_and_1_batch():
     values = {"batch_size": "1", "context_length": "1", "stride": "1", "seed": "0", "batch_index": "0"}
-    settings, errors = field_errors(values, False, token_count=1)
+    settings, errors = settings_or_reasons(values, False, token_count=1)
     assert settings is None
-    assert errors["context_length"] == "your text has 1 token; a batch of 1 window of 1 with stride 1 needs 2"
+    assert errors["context_length"] == (
+        "the text is too short: it has 1 token, and one window of context length 1 (stride 1) needs at least 2 — "
+        "each input needs one more token after it to be its target"
+    )
+    settings, errors = settings_or_reasons({**values, "batch_index": "1"}, False, token_count=2)
+    assert errors["batch_index"] == "batch number 1 does not exist: this text makes 1 batch (numbered 0 to 0)"
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,7 @@ progress file and the palette's "Start over" each give a fresh start."""
 from __future__ import annotations
 
 
-from app_helpers import record_notifications
-from pilot_helpers import press_and_settle, settle
+from app_helpers import press_and_settle, record_notifications, settle
 from textual.command import CommandPalette
 from textual.widgets import Input
 
@@ -54,7 +53,7 @@ async def test_a_new_app_resumes_lesson_settings_and_lessons_seen(make_app):
         await settle(pilot)
         screen = second.screen
         assert isinstance(screen, LessonScreen)
-        assert screen.index == 4 and screen.lesson_id == "gather"
+        assert second.lesson_index == 4 and second.session.lesson_id == "gather"
         assert second.session.settings == Settings(batch_size=3, context_length=6)
         assert second.session.seen == ["overview", "gather"]
         assert (second.session.report.batch_size, second.session.report.context_length) == (3, 6)
@@ -66,7 +65,7 @@ async def test_reset_starts_over_with_the_defaults(make_app):
     app = make_app(reset=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert app.screen.index == 0 and app.screen.lesson_id == "overview"
+        assert app.lesson_index == 0 and app.session.lesson_id == "overview"
         assert app.session.settings == Settings()
         assert app.session.seen == ["overview"]
         assert app.session.checks == {}
@@ -87,7 +86,7 @@ async def test_a_corrupt_progress_file_is_set_aside_with_a_warning(make_app):
     notes = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert app.screen.index == 0
+        assert app.lesson_index == 0
         assert app.session.settings == Settings()
         assert app.session.seen == ["overview"]
     warnings = [message for severity, _, message in notes if severity == "warning"]
@@ -109,7 +108,7 @@ async def test_palette_start_over_clears_progress(make_app):
         await settle(pilot)
         screen = app.screen
         # resumed: lesson, settings, typed text and answered checks
-        assert screen.lesson_id == "gather"
+        assert app.session.lesson_id == "gather"
         assert app.session.settings == Settings(batch_size=3, context_length=6)
         assert app.session.text.text == SAVED.text and app.session.text.source == "typed text"
         assert app.session.checks == {"tokenize:inputs-shape": True}
@@ -122,7 +121,7 @@ async def test_palette_start_over_clears_progress(make_app):
         await press_and_settle(pilot, "enter")
 
         assert app.screen is screen
-        assert screen.index == 0
+        assert app.lesson_index == 0
         assert app.session.settings == Settings()
         assert app.session.checks == {}
         assert app.session.seen == ["overview"]

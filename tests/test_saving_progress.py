@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from app_helpers import CachedEngine, record_notifications
-from pilot_helpers import press_and_settle, settle
+from app_helpers import CachedEngine, press_and_settle, record_notifications, settle
 from textual import events
 from textual.command import CommandPalette
 from textual.widgets import Input
@@ -46,7 +45,7 @@ async def test_the_lesson_shown_at_quit_is_saved_when_next_and_quit_come_togethe
     second = make_app()
     async with second.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert second.screen.lesson_id == "softmax"
+        assert second.session.lesson_id == "softmax"
 
 
 async def test_an_unwritable_state_folder_is_said_once_and_saving_resumes_quietly(make_app, tmp_path, monkeypatch):
@@ -95,7 +94,7 @@ async def test_start_over_closes_a_form_still_computing(make_app):
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             lesson_screen = app.screen
-            assert lesson_screen.lesson_id == "gather" and app.session.checks
+            assert app.session.lesson_id == "gather" and app.session.checks
 
             await press_and_settle(pilot, "s")
             form = app.screen
@@ -116,7 +115,7 @@ async def test_start_over_closes_a_form_still_computing(make_app):
             for _ in range(5):
                 await pilot.pause()
             assert app.screen is lesson_screen  # the form closed with the change it was computing
-            assert lesson_screen.index == 0
+            assert app.lesson_index == 0
 
             release.set()
             await settle(pilot)

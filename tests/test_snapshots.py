@@ -11,7 +11,7 @@ picture (`snapshot_report.html` shows them side by side).
 from __future__ import annotations
 
 import pytest
-from pilot_helpers import press_and_settle, settle
+from app_helpers import press_and_settle, settle
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 LESSON_IDS = [
@@ -23,7 +23,7 @@ LESSON_IDS = [
 def go_to_lesson(number: int, *keys: str, tab: str | None = None):
     async def run_before(pilot) -> None:
         await settle(pilot)
-        pilot.app.screen.go_to(number)
+        pilot.app.go_to_lesson(number)
         await settle(pilot)
         if tab is not None:
             pilot.app.screen.query_one("#panes").active = f"tab-{tab}"

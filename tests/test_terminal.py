@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from app_helpers import view
+from app_helpers import settle, view
 from hypothesis import given
 from hypothesis import strategies as st
-from pilot_helpers import settle
 from textual import events
 from textual.widgets import Input, Static, TextArea
 
@@ -250,7 +249,7 @@ async def test_engine_errors_in_the_notification_problem_bar_and_panes(make_app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         assert app.session.problem is not None
-        app.screen.go_to(1)  # a lesson with a tensor pane: it says why there are no numbers
+        app.go_to_lesson(1)  # a lesson with a tensor pane: it says why there are no numbers
         await settle(pilot)
         view(app.screen, "tensors")
         await settle(pilot)
@@ -273,7 +272,7 @@ async def test_notifications_and_answer_fields(make_app):
         app.notify(f"message {payload('NOTE')}", title=f"title {payload('NOTETITLE')}")
         await settle(pilot)
         assert_safe(app, "NOTE", "NOTETITLE")
-        app.screen.go_to(3)  # a lesson with a check
+        app.go_to_lesson(3)  # a lesson with a check
         await settle(pilot)
         await pilot.press("a")
         answer = app.screen.query_one("#check-answer", Input)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
-
-import pytest
-from app_helpers import CachedEngine, assert_numbers_close, expected_report
-from pilot_helpers import press_and_settle, settle
+from app_helpers import assert_numbers_close, expected_report, press_and_settle, settle
 
 from tutor.core.formatting import format_number
 from tutor.ui.screens.inspector import InspectorScreen
@@ -14,11 +10,6 @@ from tutor.core.settings import Settings
 from tutor.ui.widgets.token_table import TokenTable, cell, context_tail, token_label
 
 SIZE = (120, 40)
-
-
-@pytest.fixture
-def make_app(make_app):
-    return partial(make_app, engine_factory=CachedEngine)
 
 
 async def focused_table(pilot, lesson: str = "4") -> TokenTable:

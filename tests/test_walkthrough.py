@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tutor.core.settings import Settings, count_windows
+from tutor.core.settings import Settings
+from tutor.core.windows import count_batches, count_windows
 from tutor.core.texts import sample_text
 from tutor.lm.tokenizer import decode, encode
 from tutor.lm.walkthrough import Walkthrough, default_model
@@ -119,15 +120,14 @@ def test_stages_are_cached_and_frozen(walk):
 
 def test_batch_index_beyond_the_batch_count(model, text, walk):
     count = walk.batch.batch_count
-    assert count == count_windows(len(encode(text)), 8, 4) // 2
+    assert count == count_batches(len(encode(text)), batch_size=2, context_length=8, stride=4)
     last = Walkthrough(text, Settings(batch_index=count - 1), model=model).batch
     assert last.batch_index == count - 1
     with pytest.raises(ValueError) as caught:
         Walkthrough(text, Settings(batch_index=count), model=model).batch
-    message = str(caught.value)
-    assert f"batch number {count} does not exist" in message
-    assert f"makes {count} batches" in message
-    assert f"0 to {count - 1}" in message
+    assert str(caught.value) == (
+        f"batch number {count} does not exist: this text makes {count:,} batches (numbered 0 to {count - 1:,})"
+    )
 
 
 def test_batch_index_picks_that_batch(model, text):

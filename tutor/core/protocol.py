@@ -16,7 +16,10 @@ from tutor.core.settings import Settings
 if TYPE_CHECKING:
     from tutor.core.report import Report
 
-MAX_REQUEST_BYTES = 2_000_000  # a 100,000-character text escaped as JSON stays well within this
+# A request's line, newline included, is at most this long. The longest text (texts.MAX_TEXT_CHARS, 100,000
+# characters) takes at most 1.2 MB of it: JSON writes any character in at most 12 bytes (two \uXXXX escapes).
+MAX_REQUEST_BYTES = 2_000_000
+REQUEST_KEYS = frozenset({"text", "settings", "source"})
 
 
 @dataclass(frozen=True)
@@ -26,25 +29,54 @@ class Request:
     source: str
 
     def to_json(self) -> bytes:
-        """One line of JSON, ending in a newline."""
+        """One line of ASCII JSON, ending in a newline. Every character that is not printable ASCII is escaped,
+        so any str comes back exactly: newlines, control characters, and the unpaired surrogates a file name
+        that is not UTF-8 is decoded to."""
         data = {"text": self.text, "settings": self.settings.to_dict(), "source": self.source}
-        return json.dumps(data, ensure_ascii=False).encode("utf-8") + b"\n"
+        return json.dumps(data).encode("ascii") + b"\n"
 
     @classmethod
     def from_json(cls, line: bytes) -> Request:
-        """The request `to_json` wrote; `ValueError` for anything else (wrong keys, wrong types, too long)."""
+        """The request `to_json` wrote; `ValueError`, saying what is wrong, for anything else: too long, not UTF-8
+        JSON, a key missing, extra or repeated, a value of the wrong type (true is not a whole number)."""
         if len(line) > MAX_REQUEST_BYTES:
-            raise ValueError(f"a request is at most {MAX_REQUEST_BYTES:,} bytes")
-        data = json.loads(line)
-        if not isinstance(data, dict) or set(data) != {"text", "settings", "source"}:
-            raise ValueError("a request has exactly the keys text, settings and source")
+            raise ValueError(f"a request is at most {MAX_REQUEST_BYTES:,} bytes; this one is {len(line):,}")
+        try:
+            data = json.loads(line.decode("utf-8"), object_pairs_hook=_each_key_once, parse_constant=_no_constant)
+        except RecursionError:  # json's own limit on nesting, about a thousand deep
+            raise ValueError("a request is nested too deeply to be one") from None
+        if not isinstance(data, dict) or set(data) != REQUEST_KEYS:
+            raise ValueError("a request is an object with exactly the keys text, settings and source")
         text, settings, source = data["text"], data["settings"], data["source"]
         if not isinstance(text, str) or not isinstance(source, str) or not isinstance(settings, dict):
             raise ValueError("a request's text and source are strings and its settings an object")
-        expected = set(Settings().to_dict())
-        if set(settings) != expected:
-            raise ValueError(f"a request's settings have exactly the keys {', '.join(sorted(expected))}")
-        return cls(text=text, settings=Settings.from_dict(settings), source=source)
+        return cls(text=text, settings=_settings_from(settings), source=source)
+
+
+def _each_key_once(pairs: list[tuple[str, object]]) -> dict:
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"a request has each key once; {key} is repeated")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"a request holds no {name}")
+
+
+def _settings_from(values: dict) -> Settings:
+    """Settings with exactly the fields of `Settings`, each of its default's type: whole numbers that are not
+    booleans, and a boolean. Their ranges are the computation's to check: it says what the learner can fix."""
+    defaults = Settings().to_dict()
+    if set(values) != set(defaults):
+        raise ValueError(f"a request's settings have exactly the keys {', '.join(sorted(defaults))}")
+    for name, default in defaults.items():
+        if type(values[name]) is not type(default):
+            kind = "true or false" if isinstance(default, bool) else "a whole number"
+            raise ValueError(f"a request's {name} is {kind}, not {values[name]!r}")
+    return Settings(**values)
 
 
 class LearnerError(ValueError):

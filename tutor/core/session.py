@@ -1,10 +1,11 @@
 """What the learner is looking at: text, settings, the last good report, and where they are.
-No Textual here: the app keeps one `Session` and its screens read it."""
+No Textual here: the app keeps one `Session`, changes it, and tells its screens it changed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tutor.core.lessons import LessonSet
 from tutor.core.protocol import Request
 from tutor.core.report import Report
 from tutor.core.settings import Settings
@@ -24,6 +25,14 @@ class Attempt:
         return Request(text=self.text.text, settings=self.settings, source=describe(self.text))
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How the last finished attempt ended: its generation, and why it failed (None if it succeeded)."""
+
+    generation: int = 0
+    problem: str | None = None
+
+
 @dataclass
 class Session:
     text: LoadedText
@@ -35,12 +44,13 @@ class Session:
     seen: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)  # "lesson:check" -> answered correctly
     row: int = 0  # which batch row the tables show
-    outcome: tuple[int, str | None] = (0, None)  # the last finished attempt and its problem, if any
+    outcome: Outcome = Outcome()
+    lesson_id: str | None = None  # the lesson in view (None: no lesson is loaded); where the next start resumes
 
     @property
     def problem(self) -> str | None:
         """Why the last finished attempt failed; None once one succeeds."""
-        return self.outcome[1]
+        return self.outcome.problem
 
     @property
     def busy(self) -> bool:
@@ -63,7 +73,7 @@ class Session:
             return False
         self.text, self.settings, self.text_path = self.attempt.text, self.attempt.settings, self.attempt.text_path
         self.report, self.attempt = report, None
-        self.outcome = (generation, None)
+        self.outcome = Outcome(generation)
         self.row = min(self.row, report.batch_size - 1)
         return True
 
@@ -71,7 +81,7 @@ class Session:
         if self.attempt is None or generation != self.attempt.generation:
             return False
         self.attempt = None
-        self.outcome = (generation, reason)
+        self.outcome = Outcome(generation, reason)
         return True
 
     def abandon(self, generation: int) -> bool:
@@ -81,6 +91,12 @@ class Session:
         self.attempt = None
         return True
 
+    def show_lesson(self, lesson_id: str | None) -> None:
+        """`lesson_id` is the lesson in view now, and counts as seen; None: no lesson is loaded."""
+        self.lesson_id = lesson_id
+        if lesson_id is not None:
+            self.mark_seen(lesson_id)
+
     def mark_seen(self, lesson_id: str) -> None:
         if lesson_id not in self.seen:
             self.seen.append(lesson_id)
@@ -88,3 +104,13 @@ class Session:
     @property
     def source(self) -> str:
         return describe(self.text)
+
+
+def lesson_to_show(lessons: LessonSet, lesson_id: str | None, nearest: int = 0) -> int | None:
+    """Where lesson `lesson_id` is in `lessons`; if it is not there (or None), the index nearest `nearest`.
+    None if there are no lessons. At start-up `lesson_id` is the saved one; after the files are read again it is
+    the one in view, and `nearest` its index before."""
+    if not lessons.lessons:
+        return None
+    found = lessons.index_of(lesson_id) if lesson_id is not None else None
+    return found if found is not None else min(max(nearest, 0), len(lessons.lessons) - 1)

@@ -4,7 +4,11 @@ before anything heavy is imported."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
+
+from tutor.core.windows import check_batch_number, check_enough_tokens
 
 MODEL_CONTEXT_LENGTH = 256  # GPT_CONFIG_124M["context_length"]; a test keeps the two equal
 # The most positions (batch size × context length) one computation may have, e.g. (8, 256). The logits
@@ -17,19 +21,55 @@ MAX_POSITIONS_ENV = "LOSS_TUTOR_MAX_POSITIONS"  # an instructor's lower limit; s
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 
 
+@dataclass(frozen=True)
+class WholeNumberRule:
+    """A setting that must be a whole number from `low` to `high` (no upper end if None); `why_high` says
+    where the upper end comes from. The one place its reasons are worded, for the form and the checks alike."""
+
+    label: str
+    low: int
+    high: int | None = None
+    why_high: str = ""
+
+    @property
+    def allowed(self) -> str:
+        if self.high is None:
+            return f"{self.low} or more"
+        return f"{self.low} to {self.high}" + (f" ({self.why_high})" if self.why_high else "")
+
+    def refusal(self, value: object) -> str | None:
+        """Why `value` is refused, or None if it is allowed. A string is what was typed for it."""
+        if not _is_whole(value):
+            shown = "nothing" if value == "" else repr(value)
+            return f"{shown} is not a whole number; {self.label} must be {self.allowed}"
+        if value < self.low or (self.high is not None and value > self.high):
+            return f"{value} is out of range: {self.label} must be {self.allowed}"
+        return None
+
+    def check(self, value: object) -> None:
+        if (reason := self.refusal(value)) is not None:
+            raise ValueError(reason)
+
+
+def whole_number_rules(max_context_length: int = MODEL_CONTEXT_LENGTH) -> dict[str, WholeNumberRule]:
+    """The rule for each whole-number setting, by field name."""
+    return {
+        "batch_size": WholeNumberRule("batch size", 1),
+        "context_length": WholeNumberRule("context length", 1, max_context_length),
+        "stride": WholeNumberRule("stride", 1),
+        "seed": WholeNumberRule("seed", SEED_MIN, SEED_MAX, "what PyTorch accepts"),
+        "batch_index": WholeNumberRule("batch number", 0),
+    }
+
+
 def check_window_settings(
     *, batch_size: int, context_length: int, stride: int, max_context_length: int = MODEL_CONTEXT_LENGTH
 ) -> None:
     """Raise `ValueError` with a learner-readable reason for settings no batch can be made from."""
-    if not _is_whole(context_length) or not 1 <= context_length <= max_context_length:
-        raise ValueError(
-            f"context length must be a whole number from 1 to {max_context_length} "
-            f"(the model's context length); got {context_length!r}"
-        )
-    if not _is_whole(stride) or stride < 1:
-        raise ValueError(f"stride must be a whole number of at least 1; got {stride!r}")
-    if not _is_whole(batch_size) or batch_size < 1:
-        raise ValueError(f"batch size must be a whole number of at least 1; got {batch_size!r}")
+    rules = whole_number_rules(max_context_length)
+    rules["context_length"].check(context_length)
+    rules["stride"].check(stride)
+    rules["batch_size"].check(batch_size)
 
 
 def parse_max_positions(value: object, source: str) -> int:
@@ -74,15 +114,6 @@ def check_positions(batch_size: int, context_length: int, limit: int | None = No
         )
 
 
-def tokens_needed(context_length: int, stride: int, windows: int = 1) -> int:
-    """How many tokens a text needs to give `windows` input/target windows."""
-    return (windows - 1) * stride + context_length + 1
-
-
-def count_windows(token_count: int, context_length: int, stride: int) -> int:
-    return len(range(0, token_count - context_length, stride))
-
-
 def _is_whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -108,12 +139,9 @@ class Settings:
             max_context_length=max_context_length,
         )
         check_positions(self.batch_size, self.context_length, max_positions)
-        if not _is_whole(self.batch_index) or self.batch_index < 0:
-            raise ValueError(f"batch number must be a whole number, 0 or more; got {self.batch_index!r}")
-        if not _is_whole(self.seed) or not SEED_MIN <= self.seed <= SEED_MAX:
-            raise ValueError(
-                f"seed must be a whole number from {SEED_MIN} to {SEED_MAX} (what PyTorch accepts); got {self.seed!r}"
-            )
+        rules = whole_number_rules(max_context_length)
+        rules["batch_index"].check(self.batch_index)
+        rules["seed"].check(self.seed)
         if not isinstance(self.shuffle, bool):
             raise ValueError(f"shuffle must be on or off; got {self.shuffle!r}")
 
@@ -124,3 +152,49 @@ class Settings:
     def from_dict(cls, values: dict) -> Settings:
         known = {field.name for field in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})
+
+
+class SettingsOrReasons(NamedTuple):
+    """What a settings form's fields describe: the settings, or (settings None) why each wrong field is wrong."""
+
+    settings: Settings | None
+    reasons: dict[str, str]
+
+
+def settings_or_reasons(typed: Mapping[str, str], shuffle: bool, token_count: int | None) -> SettingsOrReasons:
+    """The settings a form's typed whole numbers (by field name) and shuffle switch describe, or the reasons,
+    by field, that they cannot be computed: each field by its rule, then the limit on positions (by the batch
+    size), and, if the text's `token_count` is known, whether the text gives a batch (by the context length)
+    and that batch (by the batch number). The same checks as `Settings.validate` and the computation make."""
+    rules = whole_number_rules()
+    numbers: dict[str, int] = {}
+    reasons: dict[str, str] = {}
+    for name, text in typed.items():
+        try:
+            value: int | str = int(text.strip())
+        except ValueError:
+            value = text.strip()
+        if (reason := rules[name].refusal(value)) is not None:
+            reasons[name] = reason
+        else:
+            numbers[name] = int(value)
+    if reasons:
+        return SettingsOrReasons(None, reasons)
+    settings = Settings(shuffle=shuffle, **numbers)
+    checks: list[tuple[str, Callable[[], None]]] = [
+        ("batch_size", lambda: check_positions(settings.batch_size, settings.context_length))
+    ]
+    if token_count is not None:
+        windows = {
+            "batch_size": settings.batch_size, "context_length": settings.context_length, "stride": settings.stride
+        }
+        checks += [
+            ("context_length", lambda: check_enough_tokens(token_count, **windows)),
+            ("batch_index", lambda: check_batch_number(settings.batch_index, token_count, **windows)),
+        ]
+    for name, check in checks:
+        try:
+            check()
+        except ValueError as error:
+            return SettingsOrReasons(None, {name: str(error)})
+    return SettingsOrReasons(settings, {})

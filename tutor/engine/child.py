@@ -38,12 +38,12 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     notices = [line.strip() for line in said_while_loading.getvalue().splitlines() if line.strip()]
     while True:
         try:
-            line = requests.readline(MAX_REQUEST_BYTES + 1)
+            line = read_request_line(requests)
         except OSError:
             return
         if not line:
             return
-        answer = ("failed", startup_error) if startup_error is not None else answer_to(line, requests)
+        answer = ("failed", startup_error) if startup_error is not None else answer_to(line)
         try:
             pickle.dump((*answer, notices), answers, protocol=pickle.HIGHEST_PROTOCOL)
             answers.flush()
@@ -52,10 +52,19 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
         notices = []
 
 
-def answer_to(line: bytes, requests: BinaryIO) -> tuple[str, object]:
-    if not line.endswith(b"\n"):
+def read_request_line(requests: BinaryIO) -> bytes:
+    """The next line, newline included; empty at the end of input. Of a line longer than MAX_REQUEST_BYTES only
+    the start is returned, one byte over the limit; the rest is read and dropped, so that every line gets one
+    answer and the next is read from its start."""
+    line = requests.readline(MAX_REQUEST_BYTES + 1)
+    if len(line) > MAX_REQUEST_BYTES and not line.endswith(b"\n"):
         while (rest := requests.readline(MAX_REQUEST_BYTES)) and not rest.endswith(b"\n"):
-            pass  # skip the rest of an over-long line, so the next one is read from its start
+            pass
+    return line
+
+
+def answer_to(line: bytes) -> tuple[str, object]:
+    if len(line) > MAX_REQUEST_BYTES:
         return ("failed", f"the request was longer than {MAX_REQUEST_BYTES:,} bytes")
     try:
         request = Request.from_json(line)

@@ -57,9 +57,12 @@ main(sys.argv[1:])
 """
 
 
-def child_command(lifeline: int) -> list[str]:
-    package_dir = str(Path(tutor.__file__).resolve().parent)
-    return [sys.executable, "-I", "-c", CHILD_ENTRY, package_dir, "--lifeline", str(lifeline)]
+PACKAGE_DIR = Path(tutor.__file__).resolve().parent
+
+
+def child_command(lifeline: int, package_dir: Path = PACKAGE_DIR) -> list[str]:
+    """The child's command line; it runs the `tutor` package in `package_dir` (this one unless told)."""
+    return [sys.executable, "-I", "-c", CHILD_ENTRY, str(package_dir), "--lifeline", str(lifeline)]
 
 
 class ProcessEngine:

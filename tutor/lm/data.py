@@ -7,12 +7,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from tutor.core.formatting import counted
-from tutor.core.settings import MODEL_CONTEXT_LENGTH, check_window_settings, tokens_needed
+from tutor.core.settings import MODEL_CONTEXT_LENGTH, check_window_settings
+from tutor.core.windows import check_enough_tokens, window_starts
 from tutor.lm.tokenizer import END_OF_TEXT, get_tokenizer
-
-
-def window_starts(num_tokens: int, context_length: int, stride: int) -> range:
-    return range(0, num_tokens - context_length, stride)
 
 
 def check_text(raw_text: str) -> None:
@@ -42,18 +39,6 @@ def tokenize(raw_text: str, tokenizer_model_name: str = "gpt2") -> list[int]:
         raise ValueError(f"only the 'gpt2' tokenizer ships with loss-tutor; got {tokenizer_model_name!r}")
     check_text(raw_text)
     return get_tokenizer().encode(raw_text, allowed_special={END_OF_TEXT})
-
-
-def check_enough_tokens(num_tokens: int, *, batch_size: int, context_length: int, stride: int, drop_last: bool) -> None:
-    windows_wanted = batch_size if drop_last else 1
-    needed = tokens_needed(context_length, stride, windows_wanted)
-    if num_tokens < needed:
-        what = "one window" if windows_wanted == 1 else f"a batch of {batch_size} windows"
-        raise ValueError(
-            f"the text is too short: it has {counted(num_tokens, 'token')}, and {what} of context length "
-            f"{context_length} (stride {stride}) needs at least {needed} — each input needs one more "
-            "token after it to be its target"
-        )
 
 
 def create_dataloader(

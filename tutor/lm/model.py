@@ -99,17 +99,17 @@ class MultiHeadAttention(nn.Module):
         keys = self.split_heads(self.W_key(x))       # (B, H, T, D)
         values = self.split_heads(self.W_value(x))   # (B, H, T, D)
 
-        scores = queries @ keys.transpose(2, 3)      # (B, H, T, T)
+        attn_scores = queries @ keys.transpose(2, 3)  # (B, H, T, T)
         future = self.mask.bool()[:t, :t]
-        scores = scores.masked_fill(future, -torch.inf)
+        attn_scores = attn_scores.masked_fill(future, -torch.inf)
         # Dividing by sqrt(D) keeps the scores from growing with the head size,
         # so softmax does not saturate.
-        weights = torch.softmax(scores / keys.shape[-1] ** 0.5, dim=-1)
-        weights = self.dropout(weights)
+        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
+        attn_weights = self.dropout(attn_weights)
 
-        context = (weights @ values).transpose(1, 2)  # (B, T, H, D)
-        context = context.contiguous().view(b, t, self.d_out)  # (B, T, C)
-        return self.out_proj(context)
+        context_vec = (attn_weights @ values).transpose(1, 2)  # (B, T, H, D)
+        context_vec = context_vec.contiguous().view(b, t, self.d_out)  # (B, T, C)
+        return self.out_proj(context_vec)
 
 
 class TransformerBlock(nn.Module):

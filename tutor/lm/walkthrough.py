@@ -24,9 +24,10 @@ from functools import cache, cached_property
 import torch
 import torch.nn as nn
 
-from tutor.lm.data import batch_window_indices, check_enough_tokens, tokenize, windows_at
+from tutor.lm.data import batch_window_indices, tokenize, windows_at
 from tutor.lm.model import GPTModel
-from tutor.core.settings import Settings, count_windows
+from tutor.core.settings import Settings
+from tutor.core.windows import check_batch_number, count_batches, count_windows
 from tutor.lm.tokenizer import decode
 
 TOP_K = 10  # candidates kept per position
@@ -233,16 +234,10 @@ class Walkthrough:
         """The batch a DataLoader over the book's GPTDatasetV1 (drop_last, the seed's generator) would give
         as number `batch_index`, picked directly: no other window or batch is made."""
         s, token_ids = self.settings, self.token_ids
-        check_enough_tokens(
-            len(token_ids), batch_size=s.batch_size, context_length=s.context_length, stride=s.stride, drop_last=True
-        )
+        windows = {"batch_size": s.batch_size, "context_length": s.context_length, "stride": s.stride}
+        check_batch_number(s.batch_index, len(token_ids), **windows)
         window_count = count_windows(len(token_ids), s.context_length, s.stride)
-        batch_count = window_count // s.batch_size
-        if s.batch_index >= batch_count:
-            raise ValueError(
-                f"batch number {s.batch_index} does not exist: this text makes {batch_count} "
-                f"batch{'es' if batch_count != 1 else ''} (numbered 0 to {batch_count - 1})"
-            )
+        batch_count = count_batches(len(token_ids), **windows)
         indices = batch_window_indices(
             window_count, batch_size=s.batch_size, batch_index=s.batch_index, shuffle=s.shuffle, seed=s.seed
         )

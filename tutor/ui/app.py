@@ -6,29 +6,38 @@ import asyncio
 import gc
 import threading
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.worker import get_current_worker
+from textual.driver import Driver
+from textual.filter import LineFilter
+from textual.geometry import Size
+from textual.screen import Screen, ScreenResultCallbackType
+from textual.signal import Signal
+from textual.widget import AwaitMount
+from textual.worker import Worker, get_current_worker
 
 from tutor.ui.commands import LessonCommands
 from tutor.ui.ending_signals import quit_on_ending_signals
-from tutor.core.protocol import Engine, EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, describe_exit
+from tutor.core.protocol import (
+    Engine, EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, Request, describe_exit,
+)
 from tutor.engine.process import ProcessEngine
 from tutor.core.formatting import safe_to_draw
-from tutor.core.lessons import LessonSet, builtin_lessons_dir, load_lessons
+from tutor.core.lessons import Lesson, LessonSet, builtin_lessons_dir, load_lessons
 from tutor.ui.light_input import with_light_input
 from tutor.ui.messages import ComputeFailed, EngineNotice, EngineReplaced, LessonsChanged, ProgressNotSaved, ReportReady
 from tutor.core.progress import Progress, ProgressError, ProgressStore
 from tutor.core.progress_saver import ProgressSaver, ProgressSnapshot
-from tutor.core.startup import start_up_fallback
-from tutor.core.session import Session
+from tutor.core.report import Report
+from tutor.core.startup import load_progress, session_from_progress, start_up_fallback
+from tutor.core.session import Attempt, Session, lesson_to_show
 from tutor.core.settings import Settings
-from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, read_text_file, text_from_string
+from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, read_text_file
 from tutor.ui.widgets.visible_controls import DropControlCharacters
 
 MIN_WIDTH, MIN_HEIGHT = 60, 18
@@ -60,10 +69,8 @@ class TutorApp(App):
         engine: Engine | None = None,
         progress_store: ProgressStore | None = None,
         resume: bool = True,
-        cursor_blink: bool = True,
-    ):
+    ) -> None:
         super().__init__()
-        self.cursor_blink = cursor_blink  # off for snapshot tests, so every capture is the same
         self.lessons_dir = lessons_dir
         self.lessons: LessonSet = load_lessons(lessons_dir)
         self.watch_lessons = watch
@@ -75,13 +82,19 @@ class TutorApp(App):
             self._start_engine()  # the model starts loading before the first frame is drawn
         self.progress_store = progress_store if progress_store is not None else ProgressStore()
         self.progress_saver = ProgressSaver(self.progress_store)
-        self.lesson_in_view: str | None = None  # set by the lesson screen; where the next start resumes
         self.resume = resume
-        self.startup_notices: list[str] = []
         self._start_up_generation: int | None = None  # the computation of the first numbers, until they arrive
-        progress = self._load_progress(reset) if resume else Progress()
-        self.session = self._initial_session(progress, settings_overrides or {}, text_path, loaded_text)
-        self.start_lesson = progress.current_lesson
+        progress, progress_notices = load_progress(self.progress_store, reset=reset) if resume else (Progress(), [])
+        self._asked_for = dict(settings_overrides or {})  # settings given on the command line: never reset at start-up
+        restored = session_from_progress(
+            progress, self.lessons, overrides=self._asked_for, text_path=text_path, loaded_text=loaded_text
+        )
+        self.session: Session = restored.session
+        self.startup_notices = [*progress_notices, *restored.notices]
+        self._text_resumed = restored.text_resumed  # `start_up_fallback` may replace a resumed text
+        # Published whenever the session changes in a way a screen shows: an attempt begun, finished or abandoned,
+        # another lesson in view, the lessons read again. Subscribers are called with the session.
+        self.session_changed: Signal[Session] = Signal(self, "session-changed")
         self._lesson_mtimes = self._lesson_file_times() if watch else {}
         self._lesson_read_numbers = itertools.count(1)
         self._lessons_read_number = 0  # the read whose lessons are in use (0: the one above)
@@ -89,66 +102,26 @@ class TutorApp(App):
         self._too_small_notice: Screen | None = None
         self.ended_by_signal: int | None = None
 
-    def notify(self, message: str, *, title: str = "", markup: bool = False, **options) -> None:
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **options: Any) -> None:
         """Notifications carry file names, typed values and PyTorch errors: plain text unless asked, and
         their control characters shown, not sent."""
         super().notify(safe_to_draw(str(message)), title=safe_to_draw(title), markup=markup, **options)
 
-    def get_line_filters(self):
+    def get_line_filters(self) -> Sequence[LineFilter]:
         return [*super().get_line_filters(), DROP_CONTROL_CHARACTERS]
 
-    def get_driver_class(self):
+    def get_driver_class(self) -> type[Driver]:
         return with_light_input(super().get_driver_class())  # a long paste typed key by key: see light_input
 
     # ----- start-up -------------------------------------------------------------------------------
 
-    def _load_progress(self, reset: bool) -> Progress:
-        if reset:
-            try:
-                self.progress_store.reset()
-            except ProgressError as error:
-                self.startup_notices.append(str(error))
-            return Progress()
-        progress, notice = self.progress_store.load()
-        if notice:
-            self.startup_notices.append(notice)
-        return progress
-
-    def _initial_session(
-        self, progress: Progress, overrides: dict, text_path: str | None, loaded_text: LoadedText | None
-    ) -> Session:
-        try:
-            settings = Settings.from_dict({**Settings().to_dict(), **progress.settings, **overrides})
-            settings.validate()
-        except (TypeError, ValueError):
-            self.startup_notices.append("your saved settings were not valid; using the defaults")
-            settings = Settings.from_dict({**Settings().to_dict(), **overrides})
-        self._asked_for = dict(overrides)  # settings given on the command line: never reset at start-up
-        text = loaded_text
-        if text is None and progress.text_path:
-            try:
-                text, text_path = read_text_file(progress.text_path), progress.text_path
-            except TextError as error:
-                self.startup_notices.append(f"could not reopen your text: {error}; using the sample story")
-        if text is None and progress.text:
-            try:
-                text = text_from_string(progress.text)
-            except TextError as error:
-                self.startup_notices.append(f"your saved text could not be used ({error}); using the sample story")
-        self._text_resumed = text is not None and loaded_text is None
-        if text is None:
-            text = read_text_file(SAMPLE_TEXT_PATH)
-        session = Session(text=text, settings=settings, text_path=text_path)
-        session.seen = list(progress.lessons_seen)
-        session.checks = dict(progress.checks_answered)
-        return session
-
     def get_default_screen(self) -> Screen:
         from tutor.ui.screens.lesson import LessonScreen
 
-        return LessonScreen(start_lesson=self.start_lesson)
+        return LessonScreen()
 
     def on_mount(self) -> None:
+        self.save_progress()  # the lesson resumed counts as seen, as every lesson shown does
         for notice in self.startup_notices:
             self.notify(notice, severity="warning", timeout=8)
         for problem in self.lessons.problems:
@@ -177,7 +150,7 @@ class TutorApp(App):
         Returns the attempt's generation, which `session.outcome` names once it has finished."""
         attempt = self.session.begin(text=text, settings=settings, text_path=text_path)
         self._refresh_status()
-        self.screen_refresh()
+        self.session_changed.publish(self.session)
         self._compute(attempt)
         return attempt.generation
 
@@ -254,7 +227,7 @@ class TutorApp(App):
                 self._start_engine()
 
     @work(thread=True, exclusive=True, group="compute")
-    def _compute(self, attempt) -> None:
+    def _compute(self, attempt: Attempt) -> None:
         worker = get_current_worker()
         try:
             report = self._compute_on_an_engine(attempt.request(), worker)
@@ -269,7 +242,7 @@ class TutorApp(App):
         if not worker.is_cancelled:
             self.post_message(message)
 
-    def _compute_on_an_engine(self, request, worker):
+    def _compute_on_an_engine(self, request: Request, worker: Worker[None]) -> Report:
         """The report for `request`. An engine that dies (killed, out of memory) is replaced and the request
         computed again, once: if that one dies too, this request fails and the next one starts another. An
         engine past its time budget is replaced and the request fails."""
@@ -310,13 +283,13 @@ class TutorApp(App):
     def on_engine_notice(self, message: EngineNotice) -> None:
         self.notify(message.notice, title="loading the model", severity="warning", timeout=10)
 
-    def cancel(self, generation: int) -> None:
+    def cancel_computation(self, generation: int) -> None:
         """The learner cancelled the form that asked for this computation: what is in force stays. An engine
         still computing it is replaced, so that the next request does not wait behind the abandoned one."""
         if self.session.abandon(generation):
             self.workers.cancel_group(self, "compute")
             self._refresh_status()
-            self.screen_refresh()
+            self.session_changed.publish(self.session)
             with self._engine_lock:
                 busy = self.engine if self.engine is not None and self.engine.busy else None
             if busy is not None:
@@ -327,7 +300,7 @@ class TutorApp(App):
         if self.session.succeed(message.generation, message.report):
             self._freeze_heap()  # the report's objects, before drawing it makes more
             self._refresh_status()
-            self.screen_refresh()
+            self.session_changed.publish(self.session)
             self.save_progress()
 
     def _freeze_heap(self) -> None:
@@ -344,17 +317,12 @@ class TutorApp(App):
             return
         if self.session.fail(message.generation, message.reason):
             self._refresh_status()
-            self.screen_refresh()
+            self.session_changed.publish(self.session)
             if message.learner_error and self.session.report is not None:
                 note = "the last good text and settings stay in force"
             else:
                 note = ""
             self.notify(f"{message.reason}. {note}".strip(), title="cannot compute", severity="error", timeout=8)
-
-    def screen_refresh(self) -> None:
-        for screen in self.screen_stack:
-            if hasattr(screen, "show_report"):
-                screen.show_report()
 
     def _refresh_status(self) -> None:
         session = self.session
@@ -376,7 +344,7 @@ class TutorApp(App):
         session = self.session
         typed_text = session.text.text if session.text_path is None and session.text.source == "typed text" else None
         return self.progress_saver.snapshot(
-            lesson_id=self.lesson_in_view, seen=session.seen, checks=session.checks,
+            lesson_id=session.lesson_id, seen=session.seen, checks=session.checks,
             settings=session.settings.to_dict(), text=typed_text, text_path=session.text_path,
         )
 
@@ -411,10 +379,35 @@ class TutorApp(App):
             if isinstance(screen, ComputingForm):
                 screen.close_form()
         self.recompute(text=read_text_file(SAMPLE_TEXT_PATH), settings=Settings(), text_path=None)
-        for screen in self.screen_stack:
-            if hasattr(screen, "go_to"):
-                screen.go_to(0)
+        self.go_to_lesson(0)
         self.notify("Progress cleared: starting over with the sample story and default settings.")
+
+    # ----- the lesson in view ---------------------------------------------------------------------------
+
+    @property
+    def lesson_index(self) -> int | None:
+        """Where the lesson in view is among the lessons; None if no lesson is loaded."""
+        lesson_id = self.session.lesson_id
+        return self.lessons.index_of(lesson_id) if lesson_id is not None else None
+
+    @property
+    def lesson(self) -> Lesson | None:
+        index = self.lesson_index
+        return self.lessons.lessons[index] if index is not None else None
+
+    def go_to_lesson(self, index: int) -> None:
+        """Show lesson `index` (a key, the lesson list, the palette); a lesson that does not exist is refused
+        with a notice."""
+        if 0 <= index < len(self.lessons.lessons):
+            self._show_lesson(index)
+        else:
+            self.notify(f"there is no lesson {index}", severity="warning", timeout=3)
+
+    def _show_lesson(self, index: int | None) -> None:
+        """Lesson `index` (None: there are none) is in view and seen; saved, and the screens told."""
+        self.session.show_lesson(self.lessons.lessons[index].id if index is not None else None)
+        self.save_progress()
+        self.session_changed.publish(self.session)
 
     # ----- lessons on disk --------------------------------------------------------------------------
 
@@ -453,12 +446,12 @@ class TutorApp(App):
         if message.read_number < self._lessons_read_number:
             return  # a newer read finished first
         self._lessons_read_number = message.read_number
+        index_before = self.lesson_index
         self.lessons = message.lessons
         for problem in self.lessons.problems:
             self.notify(str(problem), title="lesson file problem", severity="error", timeout=10)
-        for screen in self.screen_stack:
-            if hasattr(screen, "lessons_changed"):
-                screen.lessons_changed()
+        # the lesson in view if it is still there, else the one now where it was
+        self._show_lesson(lesson_to_show(self.lessons, self.session.lesson_id, index_before or 0))
 
     # ----- size, help, palette, quit ------------------------------------------------------------------
 
@@ -466,7 +459,7 @@ class TutorApp(App):
     # screen is opened over it and no app key but quitting works; once the terminal is big enough again the
     # notice is popped and what was under it (lesson, form, palette, help) is back as it was.
 
-    def on_resize(self, event) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         # This handler runs before App._on_resize stores the new size, so `self.size` is still the old one.
         self._check_size(event.size)
 
@@ -476,7 +469,7 @@ class TutorApp(App):
         notice = self._too_small_notice
         return notice if notice is not None and notice in self.screen_stack else None
 
-    def _check_size(self, size=None) -> None:
+    def _check_size(self, size: Size | None = None) -> None:
         size = size or self.size
         too_small = size.width < MIN_WIDTH or size.height < MIN_HEIGHT
         notice = self.too_small_notice
@@ -491,7 +484,14 @@ class TutorApp(App):
             if self.screen is notice:  # always, as nothing is pushed over it
                 self.pop_screen()
 
-    def push_screen(self, screen, callback=None, wait_for_dismiss=False, *, mode=None):
+    def push_screen(
+        self,
+        screen: Screen[Any] | str,
+        callback: ScreenResultCallbackType[Any] | None = None,
+        wait_for_dismiss: bool = False,
+        *,
+        mode: str | None = None,
+    ) -> AwaitMount | asyncio.Future[Any]:
         """Nothing is opened over the too-small notice. The keys that open screens are off while it is up
         (see `check_action`); this refuses the rest, e.g. a palette command chosen just before a resize."""
         if self.too_small_notice is None:
@@ -512,11 +512,13 @@ class TutorApp(App):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from tutor.ui.screens.lesson import LessonScreen
+
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys and how the tutor works", self.action_help)
         yield SystemCommand("Start over", "Forget saved progress, text and settings", self.start_over)
         yield SystemCommand("Reload lessons", "Read the lesson files again", self.reload_lessons)
-        if hasattr(screen, "system_commands"):
+        if isinstance(screen, LessonScreen):
             yield from screen.system_commands()
 
     def action_help_quit(self) -> None:

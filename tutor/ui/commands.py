@@ -5,12 +5,14 @@ Lesson titles and ids come from files, so they reach the palette as plain `Conte
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 
 from tutor.core.formatting import safe_to_draw
+from tutor.ui.typed_app import ReachesTutorApp
 
 
 def highlight_plain(matcher: Matcher, text: str) -> Content:
@@ -25,21 +27,13 @@ def highlight_plain(matcher: Matcher, text: str) -> Content:
     return content
 
 
-class LessonCommands(Provider):
-    def _lessons(self):
-        lessons = getattr(self.app, "lessons", None)
-        return lessons.lessons if lessons is not None else ()
-
-    def _choices(self):
-        for index, lesson in enumerate(self._lessons()):
+class LessonCommands(ReachesTutorApp, Provider):
+    def _choices(self) -> Iterator[tuple[int, str, Content]]:
+        for index, lesson in enumerate(self.tutor_app.lessons.lessons):
             yield index, f"Go to lesson {index}: {safe_to_draw(lesson.title)}", Content(safe_to_draw(lesson.id))
 
     def _go(self, index: int) -> None:
-        # The lesson screen, wherever it is: the palette may have been opened over a form.
-        for screen in reversed(self.app.screen_stack):
-            if hasattr(screen, "go_to"):
-                screen.go_to(index)
-                return
+        self.tutor_app.go_to_lesson(index)  # shown by the lesson screen, even if the palette was opened over a form
 
     async def discover(self) -> Hits:
         for index, name, lesson_id in self._choices():

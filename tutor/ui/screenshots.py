@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from tutor.core.settings import Settings
 from tutor.core.texts import LoadedText
+from tutor.ui.deterministic import deterministic_rendering
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from tutor.ui.app import TutorApp
 
 
-def make_deterministic() -> None:
-    """Switch off what would make two renders differ: animations, cursor blink, colour overrides."""
-    for name in list(os.environ):
-        if name.startswith("TEXTUAL_") or name == "NO_COLOR":
-            del os.environ[name]
-    os.environ["TEXTUAL_ANIMATIONS"] = "none"
-
-
-async def settle(pilot, max_rounds: int = 500) -> None:
-    """Wait until nothing more will change on screen: no computation pending, every worker finished
+async def settle(pilot: Pilot, max_rounds: int = 500) -> None:
+    """Wait until nothing more will change on the tutor's screen: no computation pending, every worker finished
     (including ones started by a refresh in the meantime), animations and refreshes run."""
-    app = pilot.app
+    app = cast("TutorApp", pilot.app)
     for _ in range(max_rounds):
         # Polled rather than awaited: awaiting a worker's task from here can cancel that task with it.
         await pilot.pause()
-        session = getattr(app, "session", None)
-        waiting = session is not None and (session.busy or (session.report is None and session.problem is None))
+        session = app.session
+        waiting = session.busy or (session.report is None and session.problem is None)
         if not waiting and all(worker.is_finished for worker in app.workers):
             break
         await pilot.pause(0.01)
@@ -34,7 +32,9 @@ async def settle(pilot, max_rounds: int = 500) -> None:
     await pilot.pause()
 
 
-async def _render(directory: Path, size: tuple[int, int], settings: Settings, loaded_text: LoadedText, lessons_dir):
+async def _render(
+    directory: Path, size: tuple[int, int], settings: Settings, loaded_text: LoadedText, lessons_dir: Path | None
+) -> list[Path]:
     from tutor.ui.app import TutorApp
     from tutor.engine.in_process import InProcessEngine
 
@@ -49,9 +49,8 @@ async def _render(directory: Path, size: tuple[int, int], settings: Settings, lo
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
         await settle(pilot)
-        lesson_screen = app.screen_stack[0]  # the app's first screen
         for index, lesson in enumerate(app.lessons.lessons):
-            lesson_screen.go_to(index)
+            app.go_to_lesson(index)
             await settle(pilot)
             path = directory / f"{index:02d}-{lesson.id}.svg"
             path.write_text(app.export_screenshot(title=f"lesson {index}: {lesson.title}"), encoding="utf-8")
@@ -74,9 +73,9 @@ def render_screenshots(
     width, height = size
     if width < MIN_WIDTH or height < MIN_HEIGHT:
         raise ValueError(f"--size {width}x{height} is smaller than the tutor's minimum, {MIN_WIDTH}x{MIN_HEIGHT}")
-    make_deterministic()
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ValueError(f"cannot create {directory}: {error.strerror or error}") from None
-    return asyncio.run(_render(directory, size, settings or Settings(), loaded_text, lessons_dir))
+    with deterministic_rendering():
+        return asyncio.run(_render(directory, size, settings or Settings(), loaded_text, lessons_dir))

@@ -5,32 +5,38 @@ from __future__ import annotations
 
 from textual.screen import ModalScreen
 
+from tutor.core.session import Session
+from tutor.core.settings import Settings
+from tutor.core.texts import LoadedText
+from tutor.ui.typed_app import ReachesTutorApp, follow_session
 
-class ComputingForm(ModalScreen[None]):
-    def __init__(self):
+
+class ComputingForm(ReachesTutorApp, ModalScreen[None]):
+    def __init__(self) -> None:
         super().__init__()
         self.waiting_for: int | None = None  # the generation of the computation this form asked for
         self.finished = False  # closed, or closing: the form asks for nothing more and closes only once
         self.close_when_on_top = False
 
     def on_mount(self) -> None:
-        for widget in self.query("Input, TextArea"):
-            widget.cursor_blink = self.app.cursor_blink
+        follow_session(self, self._session_changed)
 
-    def submit(self, **change) -> None:
+    def submit(
+        self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None
+    ) -> None:
         if not self.finished:
-            self.waiting_for = self.app.recompute(**change)
+            self.waiting_for = self.tutor_app.recompute(text=text, settings=settings, text_path=text_path)
 
-    def show_report(self) -> None:
-        """Called whenever a computation finishes: close if ours worked, say why if it did not."""
-        generation, problem = self.app.session.outcome
-        if self.finished or self.waiting_for is None or generation != self.waiting_for:
+    def _session_changed(self, session: Session) -> None:
+        """Close if the computation this form asked for worked, say why if it did not."""
+        outcome = session.outcome
+        if self.finished or self.waiting_for is None or outcome.generation != self.waiting_for:
             return
         self.waiting_for = None
-        if problem is None:
+        if outcome.problem is None:
             self.close_form()
         else:
-            self.refused(problem)
+            self.refused(outcome.problem)
 
     def close_form(self) -> None:
         """Close this form, once. `dismiss` pops whichever screen is on top, so while another one is over
@@ -53,6 +59,6 @@ class ComputingForm(ModalScreen[None]):
 
     def action_cancel(self) -> None:
         if self.waiting_for is not None:
-            self.app.cancel(self.waiting_for)
+            self.tutor_app.cancel_computation(self.waiting_for)
             self.waiting_for = None
         self.close_form()

@@ -58,7 +58,7 @@ def inspect_text(token: TokenRow, report: Report) -> Text:
 class InspectorScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close", id="close-inspector")]
 
-    def __init__(self, token: TokenRow, report: Report):
+    def __init__(self, token: TokenRow, report: Report) -> None:
         super().__init__()
         self.token, self.report = token, report
 

@@ -14,14 +14,19 @@ from textual.widget import MountError
 from textual.widgets import Footer, Header, Static
 
 from tutor.core.formatting import safe_to_draw
-from tutor.core.lessons import Lesson
+from tutor.core.lessons import Lesson, LessonSet
+from tutor.core.session import Session
+from tutor.ui.typed_app import ReachesTutorApp, follow_session
 from tutor.ui.widgets.explanation import ExplanationPane
 from tutor.ui.widgets.lesson_text import LessonText
 from tutor.ui.widgets.steady_static import SteadyStatic
 
 if TYPE_CHECKING:
+    from textual.widgets import TabbedContent
+
     from tutor.ui.widgets.check_panel import CheckAnswered
     from tutor.ui.widgets.lesson_list import LessonPicked
+    from tutor.ui.widgets.panes import PaneArea
     from tutor.ui.widgets.token_table import TokenChosen
 
 WIDE_FROM = 110  # columns; below it the panes stack
@@ -32,7 +37,7 @@ SCREENS_OPENED_BY_KEYS = ("tutor.ui.screens.help", "tutor.ui.screens.inspector",
                           "tutor.ui.screens.text_screen")
 
 
-class LessonScreen(Screen[None]):
+class LessonScreen(ReachesTutorApp, Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
     BINDINGS = [
         # Paired keys share one label in the footer ("← → lesson"), so all of it fits 80 columns.
@@ -49,11 +54,12 @@ class LessonScreen(Screen[None]):
         *[Binding(str(n), f"go_to({n})", f"Lesson {n}", show=False, id=f"lesson-{n}") for n in range(10)],
     ]
 
-    def __init__(self, start_lesson: str | None = None):
+    def __init__(self) -> None:
         # The breakpoint class is set from the start: set on the first resize instead, it restyled every widget.
         super().__init__(classes="-wide" if self.app.size.width >= WIDE_FROM else "-narrow")
-        self.index = 0
-        self.start_lesson = start_lesson
+        # What `show_lesson` last drew: the lesson screen draws a lesson anew only when one of them changes.
+        self._lessons_shown: LessonSet | None = None
+        self._lesson_shown: Lesson | None = None
 
     # ----- layout ---------------------------------------------------------------------------------
 
@@ -68,9 +74,7 @@ class LessonScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        if self.start_lesson is not None:
-            found = self.app.lessons.index_of(self.start_lesson)
-            self.index = found if found is not None else 0
+        follow_session(self, self._session_changed)
         self.show_lesson()
         self.query_one(ExplanationPane).focus()
         self.call_after_refresh(self._import_then, REST_OF_THE_SCREEN, self._mount_the_rest)
@@ -122,40 +126,39 @@ class LessonScreen(Screen[None]):
 
     @property
     def lesson(self) -> Lesson | None:
-        lessons = self.app.lessons.lessons
-        return lessons[self.index] if 0 <= self.index < len(lessons) else None
+        return self.tutor_app.lesson
 
-    @property
-    def lesson_id(self) -> str | None:
-        return self.lesson.id if self.lesson else None
-
-    def _pane_area(self):
+    def _pane_area(self) -> PaneArea | None:
         found = self.query("#pane-area")
         return found.first() if found else None
 
+    def _session_changed(self, session: Session) -> None:
+        if self.tutor_app.lessons is not self._lessons_shown or self.lesson is not self._lesson_shown:
+            self.show_lesson()  # another lesson, or the lesson files were read again
+        else:
+            self.show_report()
+
     def show_lesson(self) -> None:
-        lesson = self.lesson
-        session = self.app.session
-        self.app.lesson_in_view = lesson.id if lesson is not None else None
+        app, lesson = self.tutor_app, self.lesson
+        self._lessons_shown, self._lesson_shown = app.lessons, lesson
         if lesson is None:
             self._show_no_lessons()
             return
-        session.mark_seen(lesson.id)
         self.query_one("#pane-slot").display = any(pane != "explanation" for pane in lesson.panes)
-        total = len(self.app.lessons.lessons)
-        self.title = f"loss-tutor · lesson {self.index} of {total - 1}: {lesson.title}"
+        total = len(app.lessons.lessons)
+        self.title = f"loss-tutor · lesson {app.lesson_index} of {total - 1}: {lesson.title}"
         pane_area = self._pane_area()
         if pane_area is not None:
             pane_area.configure(lesson)
         self.show_report()
-        self.app.save_progress()
 
     def show_report(self) -> None:
         """Fill the explanation and the pane in view from the session's report (or say it is coming)."""
-        lesson = self.lesson
-        if lesson is None:
+        app = self.tutor_app
+        index = app.lesson_index
+        if index is None:
             return
-        session = self.app.session
+        lesson, session = app.lessons.lessons[index], app.session
         values = session.report.values() if session.report else None
         explanation = self.query_one(ExplanationPane)
         explanation.show(lesson, values, session.checks)
@@ -163,29 +166,29 @@ class LessonScreen(Screen[None]):
         explanation.border_subtitle = "computing new numbers… these are the last good ones" if session.busy and session.report else None
         self.show_active_pane()
         for lesson_list in self.query("#lesson-list"):
-            lesson_list.show(self.app.lessons.lessons, self.index, session.seen)
+            lesson_list.show(app.lessons.lessons, index, session.seen)
         self._show_problems()
 
     def show_active_pane(self) -> None:
         pane_area, lesson = self._pane_area(), self.lesson
         if pane_area is not None and lesson is not None:
-            pane_area.show(lesson, self.app.session, self._waiting_text())
+            pane_area.show(lesson, self.tutor_app.session, self._waiting_text())
 
-    def on_tabbed_content_tab_activated(self, event) -> None:
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.show_active_pane()
 
-    def on_pane_area_pane_mounted(self, event) -> None:
+    def on_pane_area_pane_mounted(self, event: PaneArea.PaneMounted) -> None:
         self.show_active_pane()
 
     def _waiting_text(self) -> str:
-        session = self.app.session
+        session = self.tutor_app.session
         if session.report is None and session.problem:
             return safe_to_draw(f"cannot compute: {session.problem}")
         return "loading the model (importing torch, reading the weights)…"
 
     def _show_problems(self) -> None:
-        session = self.app.session
-        lines = [f"lesson file problem — {problem}" for problem in self.app.lessons.problems]
+        session = self.tutor_app.session
+        lines = [f"lesson file problem — {problem}" for problem in self.tutor_app.lessons.problems]
         if session.problem:
             lines.append(f"cannot compute: {session.problem}")
         bar = self.query_one("#problem-bar", Static)
@@ -195,8 +198,8 @@ class LessonScreen(Screen[None]):
     def _show_no_lessons(self) -> None:
         """Not one lesson loaded (none in the folder, or every file has a problem): say so, and show nothing
         of the lesson that was shown before."""
-        if self.app.lessons.folder_is_empty:
-            then = (" and it shows here within a second" if self.app.watch_lessons
+        if self.tutor_app.lessons.folder_is_empty:
+            then = (" and it shows here within a second" if self.tutor_app.watch_lessons
                     else ", then choose Reload lessons in the palette (ctrl+p)")
             text = f"## No lessons\n\nThere are no lesson files (`*.md`) in the lessons folder. Add one{then}."
         else:
@@ -214,33 +217,19 @@ class LessonScreen(Screen[None]):
             lesson_list.clear_options()
         self._show_problems()
 
-    def lessons_changed(self) -> None:
-        """The lesson files were read again: stay on the lesson in view if it is still there."""
-        lessons = self.app.lessons
-        shown = self.app.lesson_in_view
-        found = lessons.index_of(shown) if shown is not None else None
-        self.index = found if found is not None else min(self.index, max(len(lessons.lessons) - 1, 0))
-        self.show_lesson()
-
     # ----- actions --------------------------------------------------------------------------------
 
-    def go_to(self, index: int) -> None:
-        if 0 <= index < len(self.app.lessons.lessons):
-            self.index = index
-            self.show_lesson()
-        else:
-            self.app.notify(f"there is no lesson {index}", severity="warning", timeout=3)
-
     def action_go_to(self, index: int) -> None:
-        self.go_to(index)
+        self.tutor_app.go_to_lesson(index)
 
     def action_step(self, delta: int) -> None:
-        target = self.index + delta
-        if 0 <= target < len(self.app.lessons.lessons):
-            self.go_to(target)
+        """The next or previous lesson; nothing past the first or the last."""
+        app = self.tutor_app
+        if app.lesson_index is not None and 0 <= app.lesson_index + delta < len(app.lessons.lessons):
+            app.go_to_lesson(app.lesson_index + delta)
 
     def action_row(self, delta: int) -> None:
-        session = self.app.session
+        session = self.tutor_app.session
         if session.report is None:
             return
         row = session.row + delta
@@ -289,26 +278,27 @@ class LessonScreen(Screen[None]):
     # ----- events ---------------------------------------------------------------------------------
 
     def on_lesson_picked(self, message: LessonPicked) -> None:
-        self.go_to(message.index)
+        self.tutor_app.go_to_lesson(message.index)
 
     def on_token_chosen(self, message: TokenChosen) -> None:
         from tutor.ui.screens.inspector import InspectorScreen
 
-        report = self.app.session.report
+        report = self.tutor_app.session.report
         if report is not None:
             self.app.push_screen(InspectorScreen(message.token, report))
 
     def on_check_answered(self, message: CheckAnswered) -> None:
-        session = self.app.session
+        app = self.tutor_app
+        session, index = app.session, app.lesson_index
         key = f"{message.lesson_id}:{message.check_id}"
         if message.correct:
             session.checks[key] = True
-            self.app.save_progress()
-            if message.last and self.index + 1 < len(self.app.lessons.lessons):
-                self.app.notify(message.message, title="✓ right — on to the next lesson", timeout=6)
-                self.go_to(self.index + 1)
+            app.save_progress()
+            if message.last and index is not None and index + 1 < len(app.lessons.lessons):
+                app.notify(message.message, title="✓ right — on to the next lesson", timeout=6)
+                app.go_to_lesson(index + 1)
                 return
             self.show_report()
         else:
             session.checks.setdefault(key, False)
-            self.app.save_progress()
+            app.save_progress()

@@ -31,7 +31,7 @@ class TextScreen(ComputingForm):
     ]
 
     def compose(self) -> ComposeResult:
-        session = self.app.session
+        session = self.tutor_app.session
         with Vertical(id="text-form", classes="form"):
             yield Static(safe_to_draw(f"Your text — now: {session.source}"), classes="form-title", markup=False)
             editable = session.text.text  # whole: no text in use is longer than the form accepts (MAX_TEXT_CHARS)

@@ -12,7 +12,7 @@ from textual.widgets import Static
 class TooSmallScreen(Screen[None]):
     BINDINGS = [Binding("q", "app.quit", "Quit", id="quit")]
 
-    def __init__(self, width: int, height: int):
+    def __init__(self, width: int, height: int) -> None:
         super().__init__()
         self.need = (width, height)
 

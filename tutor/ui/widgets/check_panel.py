@@ -51,9 +51,6 @@ class CheckPanel(Vertical):
         yield SteadyStatic(id="check-hints")
         yield SteadyStatic(id="check-feedback")
 
-    def on_mount(self) -> None:
-        self.query_one(Input).cursor_blink = self.app.cursor_blink
-
     def show(self, lesson: Lesson, values: dict | None, answered: dict[str, bool]) -> None:
         changed_lesson = self.lesson is None or self.lesson.id != lesson.id
         self.lesson, self.values, self.answered = lesson, values, answered
