@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test bench screenshots clean
+.PHONY: run test install install-test bench bench-workshop screenshots clean
 
 run: $(VENV)/.installed
 	$(BIN)/loss-tutor
@@ -13,6 +13,12 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
+
+# `loss-tutor serve` under a room's load: 30 SSH clients on loopback (bench/workshop.py). It reads their
+# screens with pyte, a test dependency, so it installs that too.
+bench-workshop: $(VENV)/.installed
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet "pyte>=0.8"
+	$(BIN)/python -m bench.workshop
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

@@ -1,6 +1,6 @@
 """The folders say which code runs where, and this holds them to it: every module under tutor/ is imported in a
 fresh Python and must not pull in what its place forbids. core never imports torch, Textual or tiktoken; lm and
-the computing engines never Textual; ui never torch or tiktoken; the engines' light side (what
+the computing engines never Textual; ui and the workshop never torch or tiktoken; the engines' light side (what
 the app uses to reach a computing process) none of the three. A new module is checked by the rule of its
 folder; a new folder, or a new module in engine/ (which holds both sides), must be given a rule.
 
@@ -33,12 +33,18 @@ RULES = (
     Rule("core", ("core",), frozenset({TORCH, TEXTUAL, TIKTOKEN})),
     Rule(
         "lm and the computing engines",
-        ("lm", "engine/in_process.py", "engine/child.py"),
+        ("lm", "engine/in_process.py", "engine/child.py", "engine/shared_server.py"),
         frozenset({TEXTUAL}),
     ),
     Rule("ui", ("ui",), frozenset({TORCH, TIKTOKEN})),
-    # What the app uses to reach a computing process: never the model, never Textual.
-    Rule("the engines' light side", ("engine/__init__.py", "engine/process.py"), frozenset({TORCH, TIKTOKEN, TEXTUAL})),
+    # What the app (or a workshop server) uses to reach a computing process: never the model, never Textual.
+    Rule(
+        "the engines' light side",
+        ("engine/__init__.py", "engine/process.py", "engine/entry.py", "engine/fair_queue.py",
+         "engine/shared_client.py", "engine/shared_wire.py", "engine/shared_supervisor.py"),
+        frozenset({TORCH, TIKTOKEN, TEXTUAL}),
+    ),
+    Rule("workshop", ("workshop",), frozenset({TORCH, TIKTOKEN})),  # the SSH server; each session's app is its own process
     Rule("the top", ("__init__.py", "cli.py", "assets"), frozenset({TORCH, TIKTOKEN, TEXTUAL})),
 )
 NOT_IMPORTED = {"tutor.__main__": "importing it runs the command line"}

@@ -12,6 +12,8 @@ from pathlib import Path
 from tutor.core.formatting import safe_to_draw
 from tutor.core.settings import MAX_POSITIONS_ENV, Settings, max_positions, parse_max_positions
 from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, describe, read_text_file
+from tutor.core.workshop_texts import WorkshopTexts
+from tutor.core.protocol import SHARED_ENGINE_ENV
 
 PROG = "loss-tutor"
 
@@ -66,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--lessons", metavar="DIR", help="read lessons from this folder instead of the built-in ones")
     app.add_argument("--watch", action="store_true", help="reload a lesson when its file changes")
     app.add_argument("--reset", action="store_true", help="forget saved progress and start over")
+    # Given by `loss-tutor serve` to each participant's session (tutor/workshop/session_command.py), so not shown.
+    app.add_argument("--workshop", action="store_true", help=argparse.SUPPRESS)  # open files only from --texts
+    app.add_argument("--texts", metavar="DIR", help=argparse.SUPPRESS)
     return parser
 
 
@@ -131,6 +136,22 @@ def _lessons_dir(args: argparse.Namespace) -> Path | None:
     return folder
 
 
+def _workshop_texts(args: argparse.Namespace) -> WorkshopTexts | None:
+    """With --workshop, the only files the app may open: those in --texts (none without it)."""
+    if not args.workshop:
+        if args.texts is not None:
+            raise UsageError("--texts is only for --workshop")
+        return None
+    if args.text is not None:
+        raise UsageError("--text cannot be used with --workshop: a participant opens only the files in --texts")
+    if args.texts is None:
+        return WorkshopTexts(None)
+    folder = Path(args.texts).expanduser().resolve()
+    if not folder.is_dir():
+        raise UsageError(f"--texts: no such folder: {folder}")
+    return WorkshopTexts(folder)
+
+
 def run_report(args: argparse.Namespace) -> int:
     from tutor.core.protocol import Request
     from tutor.lm.compute import compute_report
@@ -159,15 +180,23 @@ def build_app(args: argparse.Namespace):
     # several times over before the first frame (about 40 ms here). The app turns it back on once that
     # frame is drawn, after moving everything made so far out of its way (TutorApp._freeze_heap).
     gc.disable()
-    from tutor.engine.process import start_process_engine
+    from tutor.engine.process import ProcessEngine, start_process_engine
 
+    workshop_texts = _workshop_texts(args)
     loaded = text_from(args) if args.text else None
     settings_from(args)  # refuse bad options before anything starts
     lessons_dir = _lessons_dir(args)
-    engine = start_process_engine()
+    shared_engine_folder = os.environ.get(SHARED_ENGINE_ENV)
+    if shared_engine_folder:  # a participant's app under `loss-tutor serve`: the room's one model
+        from tutor.engine.shared_client import SharedEngine
+
+        engine = shared = SharedEngine(shared_engine_folder)
+        engine_factory = lambda: SharedEngine(shared_engine_folder, on_queued=app.engine_queued)  # noqa: E731
+    else:
+        engine, shared, engine_factory = start_process_engine(), None, ProcessEngine
     from tutor.ui.app import TutorApp
 
-    return TutorApp(
+    app = TutorApp(
         settings_overrides=settings_given(args),
         text_path=args.text,
         loaded_text=loaded,
@@ -175,7 +204,12 @@ def build_app(args: argparse.Namespace):
         watch=args.watch,
         reset=args.reset,
         engine=engine,
+        engine_factory=engine_factory,
+        workshop_texts=workshop_texts,
     )
+    if shared is not None:
+        shared.on_queued = app.engine_queued  # its place in the room's queue, shown while it waits
+    return app
 
 
 STANDARD_STREAMS = (sys.__stdin__, sys.__stdout__, sys.__stderr__)  # as Textual uses them
@@ -224,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["screenshots"]:
             return run_screenshots(argv[1:])
+        if argv[:1] == ["serve"]:  # the workshop server (tutor/workshop/)
+            from tutor.workshop.command import run_serve
+
+            return run_serve(argv[1:])
         args = build_parser().parse_args(argv)
         if args.plain or args.json:
             return run_report(args)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # A request's line, newline included, is at most this long. The longest text (texts.MAX_TEXT_CHARS, 100,000
 # characters) takes at most 1.2 MB of it: JSON writes any character in at most 12 bytes (two \uXXXX escapes).
+# Set by `loss-tutor serve` for each participant's app: the folder of the room's shared engine socket.
+SHARED_ENGINE_ENV = "LOSS_TUTOR_SHARED_ENGINE"
 MAX_REQUEST_BYTES = 2_000_000
 REQUEST_KEYS = frozenset({"text", "settings", "source"})
 
@@ -103,6 +105,11 @@ class EngineTimedOut(EngineError):
 
 class EngineClosed(EngineError):
     """The engine was closed (a cancelled computation, the app quitting) before this request was answered."""
+
+
+class RequestSuperseded(EngineClosed):
+    """A newer request from the same session replaced this one while it waited in a shared engine's queue;
+    nobody waits for it."""
 
 
 def describe_exit(returncode: int | None) -> str:

@@ -46,6 +46,7 @@ class Session:
     row: int = 0  # which batch row the tables show
     outcome: Outcome = Outcome()
     lesson_id: str | None = None  # the lesson in view (None: no lesson is loaded); where the next start resumes
+    queue_place: int | None = None  # where a shared engine has the attempt: 1 is next, 0 computing; None: not said
 
     @property
     def problem(self) -> str | None:
@@ -60,6 +61,7 @@ class Session:
         self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None
     ) -> Attempt:
         self.generation += 1
+        self.queue_place = None
         self.attempt = Attempt(
             generation=self.generation,
             text=text or self.text,
@@ -72,7 +74,7 @@ class Session:
         if self.attempt is None or generation != self.attempt.generation:
             return False
         self.text, self.settings, self.text_path = self.attempt.text, self.attempt.settings, self.attempt.text_path
-        self.report, self.attempt = report, None
+        self.report, self.attempt, self.queue_place = report, None, None
         self.outcome = Outcome(generation)
         self.row = min(self.row, report.batch_size - 1)
         return True
@@ -80,7 +82,7 @@ class Session:
     def fail(self, generation: int, reason: str) -> bool:
         if self.attempt is None or generation != self.attempt.generation:
             return False
-        self.attempt = None
+        self.attempt, self.queue_place = None, None
         self.outcome = Outcome(generation, reason)
         return True
 
@@ -88,8 +90,24 @@ class Session:
         """Forget an attempt the learner cancelled; its answer will be ignored."""
         if self.attempt is None or generation != self.attempt.generation:
             return False
-        self.attempt = None
+        self.attempt, self.queue_place = None, None
         return True
+
+    def queued(self, place: int) -> bool:
+        """A shared engine says where the attempt is in its queue. False (and ignored) with no attempt waiting."""
+        if self.attempt is None:
+            return False
+        self.queue_place = place
+        return True
+
+    @property
+    def waiting_words(self) -> str:
+        """What the attempt is waiting for, in a few words."""
+        if self.queue_place:
+            return f"waiting for the shared model: place {self.queue_place} in the queue…"
+        if self.report is None:
+            return "loading the model…"
+        return "computing…"
 
     def show_lesson(self, lesson_id: str | None) -> None:
         """`lesson_id` is the lesson in view now, and counts as seen; None: no lesson is loaded."""

@@ -22,6 +22,7 @@ from tutor.core.progress import Progress, ProgressError, ProgressStore
 from tutor.core.session import Session, lesson_to_show
 from tutor.core.settings import Settings
 from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, read_text_file, text_from_string
+from tutor.core.workshop_texts import WorkshopTexts
 
 
 def load_progress(store: ProgressStore, *, reset: bool = False) -> tuple[Progress, list[str]]:
@@ -50,10 +51,12 @@ def session_from_progress(
     overrides: Mapping[str, object],
     text_path: str | None,
     loaded_text: LoadedText | None,
+    workshop_texts: WorkshopTexts | None = None,
 ) -> Restored:
     """The session to start with: the saved settings with the command line's `overrides` over them, the
     command line's text (`loaded_text`, read from `text_path`) or else the saved one, or else the sample story,
-    and the saved lesson (the first if it is gone), lessons seen and checks answered."""
+    and the saved lesson (the first if it is gone), lessons seen and checks answered. In a workshop
+    (`workshop_texts`), a saved file is reopened only if it is one of the workshop's texts."""
     notices: list[str] = []
     try:
         settings = Settings.from_dict({**Settings().to_dict(), **progress.settings, **overrides})
@@ -64,7 +67,11 @@ def session_from_progress(
     text = loaded_text
     if text is None and progress.text_path:
         try:
-            text, text_path = read_text_file(progress.text_path), progress.text_path
+            if workshop_texts is not None:
+                text = workshop_texts.reopen(progress.text_path)
+            else:
+                text = read_text_file(progress.text_path)
+            text_path = progress.text_path
         except TextError as error:
             notices.append(f"could not reopen your text: {error}; using the sample story")
     if text is None and progress.text:

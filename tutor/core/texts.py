@@ -47,11 +47,15 @@ def sample_text() -> str:
     return SAMPLE_TEXT_PATH.read_text(encoding="utf-8")
 
 
-def read_text_file(path: str | os.PathLike[str], *, max_chars: int | None = MAX_TEXT_CHARS) -> LoadedText:
-    """Read text from `path`, at most `max_chars` characters (all of it if `max_chars` is None)."""
-    path = Path(path).expanduser()
+def read_text_file(
+    path: str | os.PathLike[str], *, max_chars: int | None = MAX_TEXT_CHARS, in_folder: int | None = None
+) -> LoadedText:
+    """Read text from `path`, at most `max_chars` characters (all of it if `max_chars` is None). With
+    `in_folder` (an open folder's descriptor), `path` is taken in that folder as it is (no `~`), and a symbolic
+    link is refused, not followed."""
+    path = Path(path) if in_folder is not None else Path(path).expanduser()
     try:
-        with open_regular_file(path) as file:
+        with open_regular_file(path, in_folder=in_folder) as file:
             total_bytes = os.fstat(file.fileno()).st_size
             text, truncated, encoding = _read_text(file, path, max_chars)
     except (FileNotFoundError, NotADirectoryError):
@@ -62,6 +66,8 @@ def read_text_file(path: str | os.PathLike[str], *, max_chars: int | None = MAX_
         raise TextError(f"{path} is a directory, not a text file") from None
     except NotARegularFile:
         raise TextError(f"{path} is not a regular file (a device, pipe or socket cannot be loaded)") from None
+    except SymbolicLink:
+        raise TextError(f"{path} is a symbolic link, which is not opened here") from None
     except OSError as error:
         raise TextError(f"cannot read {path}: {error.strerror or error}") from None
     text = text.removeprefix(BOM)
@@ -104,15 +110,24 @@ class NotARegularFile(OSError):
     """A FIFO, socket or device where a file was expected."""
 
 
-def open_regular_file(path: Path) -> BinaryIO:
+class SymbolicLink(OSError):
+    """A symbolic link where only a file itself may be opened."""
+
+
+def open_regular_file(path: Path, *, in_folder: int | None = None) -> BinaryIO:
     """`path` opened for reading in binary, if it is a regular file (IsADirectoryError for a directory,
     NotARegularFile for anything else). Opening never blocks: without O_NONBLOCK a FIFO would wait for a
-    writer forever. The check is made on the opened file, so nothing can be swapped in between."""
+    writer forever. The check is made on the opened file, so nothing can be swapped in between. With
+    `in_folder` (an open folder's descriptor), a relative `path` is opened in that folder, and SymbolicLink is
+    raised if its last part is a symbolic link."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_NOFOLLOW if in_folder is not None else 0)
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        descriptor = os.open(path, flags, dir_fd=in_folder)
     except OSError as error:
         if error.errno == errno.ENXIO:  # a socket
             raise NotARegularFile(errno.ENXIO, "not a regular file", str(path)) from None
+        if error.errno == errno.ELOOP and in_folder is not None:  # O_NOFOLLOW met a symbolic link
+            raise SymbolicLink(errno.ELOOP, "a symbolic link", str(path)) from None
         raise
     mode = os.fstat(descriptor).st_mode
     if not stat.S_ISREG(mode):

@@ -1,7 +1,7 @@
 """The computing child process: reads requests as JSON lines on stdin, answers with pickled reports on stdout.
 
-Started by `ProcessEngine` (tutor/engine/process.py) through `CHILD_ENTRY`, never from the folder the tutor
-was started in. It imports torch and loads the model at once, then answers one request at a time.
+Started by `ProcessEngine` (tutor/engine/process.py) through `entry_command` (tutor/engine/entry.py), never
+from the folder the tutor was started in. It imports torch and loads the model at once, then answers one request at a time.
 """
 
 from __future__ import annotations

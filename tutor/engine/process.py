@@ -14,15 +14,14 @@ import os
 import pickle
 import select
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-import tutor
 from tutor.core.protocol import EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, Request
 from tutor.core.report import Report
+from tutor.engine.entry import PACKAGE_DIR, entry_command
 
 # A computation taking far longer than expected is abandoned and its process replaced. The app's
 # recompute costs about 2.5 ms per position (batch row × token) on the idle 2-core build machine:
@@ -39,30 +38,10 @@ def time_budget(request: Request) -> float:
     return max(TIME_BUDGET_MIN_S, TIME_BUDGET_S_PER_POSITION * positions)
 
 
-# The child's command line is `python -I -c CHILD_ENTRY TUTOR_PACKAGE_DIR --lifeline FD`. Isolated mode (-I)
-# keeps the current folder, PYTHONPATH and the user's site-packages off its module path (it ignores only
-# PYTHON* variables: LOSS_TUTOR_*, XDG_* and HOME still reach it). The `tutor` package is then loaded from
-# the folder this one was loaded from, by its path: nothing else in that folder's parent (a checkout, a
-# site-packages) is put on the module path, and an installed copy of another version is never picked up.
-CHILD_ENTRY = """\
-import importlib.util, sys
-package_dir = sys.argv.pop(1)
-spec = importlib.util.spec_from_file_location(
-    "tutor", package_dir + "/__init__.py", submodule_search_locations=[package_dir])
-package = importlib.util.module_from_spec(spec)
-sys.modules["tutor"] = package
-spec.loader.exec_module(package)
-from tutor.engine.child import main
-main(sys.argv[1:])
-"""
-
-
-PACKAGE_DIR = Path(tutor.__file__).resolve().parent
-
-
 def child_command(lifeline: int, package_dir: Path = PACKAGE_DIR) -> list[str]:
-    """The child's command line; it runs the `tutor` package in `package_dir` (this one unless told)."""
-    return [sys.executable, "-I", "-c", CHILD_ENTRY, str(package_dir), "--lifeline", str(lifeline)]
+    """The child's command line: tutor/engine/child.py run path-safely (see tutor/engine/entry.py) from the
+    `tutor` package in `package_dir` (this one unless told)."""
+    return entry_command("tutor.engine.child", "--lifeline", str(lifeline), package_dir=package_dir)
 
 
 class ProcessEngine:

@@ -24,13 +24,16 @@ from textual.worker import Worker, get_current_worker
 from tutor.ui.commands import LessonCommands
 from tutor.ui.ending_signals import quit_on_ending_signals
 from tutor.core.protocol import (
-    Engine, EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, Request, describe_exit,
+    Engine, EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, Request, RequestSuperseded,
+    describe_exit,
 )
 from tutor.engine.process import ProcessEngine
 from tutor.core.formatting import safe_to_draw
 from tutor.core.lessons import Lesson, LessonSet, builtin_lessons_dir, load_lessons
 from tutor.ui.light_input import with_light_input
-from tutor.ui.messages import ComputeFailed, EngineNotice, EngineReplaced, LessonsChanged, ProgressNotSaved, ReportReady
+from tutor.ui.messages import (
+    ComputeFailed, EngineNotice, EngineQueued, EngineReplaced, LessonsChanged, ProgressNotSaved, ReportReady,
+)
 from tutor.core.progress import Progress, ProgressError, ProgressStore
 from tutor.core.progress_saver import ProgressSaver, ProgressSnapshot
 from tutor.core.report import Report
@@ -38,12 +41,14 @@ from tutor.core.startup import load_progress, session_from_progress, start_up_fa
 from tutor.core.session import Attempt, Session, lesson_to_show
 from tutor.core.settings import Settings
 from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, read_text_file
+from tutor.core.workshop_texts import WorkshopTexts
 from tutor.ui.widgets.visible_controls import DropControlCharacters
 
 MIN_WIDTH, MIN_HEIGHT = 60, 18
 ENGINE_CHECK_S = 2.0  # how often an idle engine is checked for having died
 ACTIONS_WHILE_TOO_SMALL = ("quit", "help_quit")  # the app's own actions that work under the too-small notice
 DROP_CONTROL_CHARACTERS = DropControlCharacters()
+SCREENSHOT_COMMAND = "Screenshot"  # Textual's palette command that saves an SVG file (see deliver_screenshot)
 
 
 class TutorApp(App):
@@ -69,8 +74,12 @@ class TutorApp(App):
         engine: Engine | None = None,
         progress_store: ProgressStore | None = None,
         resume: bool = True,
+        workshop_texts: WorkshopTexts | None = None,
     ) -> None:
         super().__init__()
+        # In a workshop (`loss-tutor --workshop`) a participant opens only these files, and nothing the app does
+        # for them touches the server's files outside their progress folder.
+        self.workshop_texts = workshop_texts
         self.lessons_dir = lessons_dir
         self.lessons: LessonSet = load_lessons(lessons_dir)
         self.watch_lessons = watch
@@ -87,7 +96,8 @@ class TutorApp(App):
         progress, progress_notices = load_progress(self.progress_store, reset=reset) if resume else (Progress(), [])
         self._asked_for = dict(settings_overrides or {})  # settings given on the command line: never reset at start-up
         restored = session_from_progress(
-            progress, self.lessons, overrides=self._asked_for, text_path=text_path, loaded_text=loaded_text
+            progress, self.lessons, overrides=self._asked_for, text_path=text_path, loaded_text=loaded_text,
+            workshop_texts=workshop_texts,
         )
         self.session: Session = restored.session
         self.startup_notices = [*progress_notices, *restored.notices]
@@ -251,6 +261,8 @@ class TutorApp(App):
             engine = self._running_engine()
             try:
                 return engine.compute(request)
+            except RequestSuperseded:
+                raise  # a newer request of this session took its place in a shared engine's queue; it goes on
             except EngineClosed:
                 # Stopped by a cancel (then this worker is cancelled too), by quitting, or by another worker
                 # that found it dead or hung while this one waited its turn: then the next engine computes.
@@ -279,6 +291,15 @@ class TutorApp(App):
 
     def on_engine_replaced(self, message: EngineReplaced) -> None:
         self.notify(message.notice, title="computing process restarted", severity="warning", timeout=10)
+
+    def engine_queued(self, place: int) -> None:
+        """Called by a shared engine, on the computing thread, with the request's place in the queue."""
+        self.post_message(EngineQueued(place))
+
+    def on_engine_queued(self, message: EngineQueued) -> None:
+        if self.session.queued(message.place):
+            self._refresh_status()
+            self.session_changed.publish(self.session)
 
     def on_engine_notice(self, message: EngineNotice) -> None:
         self.notify(message.notice, title="loading the model", severity="warning", timeout=10)
@@ -326,10 +347,8 @@ class TutorApp(App):
 
     def _refresh_status(self) -> None:
         session = self.session
-        if session.busy and session.report is None:
-            self.sub_title = "loading the model…"
-        elif session.busy:
-            self.sub_title = "computing…"
+        if session.busy:
+            self.sub_title = session.waiting_words
         else:
             self.sub_title = safe_to_draw(session.source)  # a file name
 
@@ -514,12 +533,24 @@ class TutorApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         from tutor.ui.screens.lesson import LessonScreen
 
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != SCREENSHOT_COMMAND or self.workshop_texts is None:
+                yield command
         yield SystemCommand("Help", "Keys and how the tutor works", self.action_help)
         yield SystemCommand("Start over", "Forget saved progress, text and settings", self.start_over)
         yield SystemCommand("Reload lessons", "Read the lesson files again", self.reload_lessons)
         if isinstance(screen, LessonScreen):
             yield from screen.system_commands()
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Textual saves a screenshot in the user's Downloads folder (or where `path` says): in a workshop,
+        that would write to the server's files, so it is refused there."""
+        if self.workshop_texts is not None:
+            self.notify("Screenshots are not saved in a workshop.", severity="warning", timeout=4)
+            return None
+        return super().deliver_screenshot(filename, path, time_format)
 
     def action_help_quit(self) -> None:
         """ctrl+c copies in a text field; anywhere else it says how to quit, in plain words (Textual's own

@@ -51,6 +51,13 @@ class EngineNotice(Message):
 
 
 @dataclass
+class EngineQueued(Message):
+    """A shared engine (a workshop's) says where this session's request is: `place` 1 is next, 0 computing."""
+
+    place: int
+
+
+@dataclass
 class EngineReplaced(Message):
     """The computing process died and a new one took its place; `notice` says so in one line."""
 

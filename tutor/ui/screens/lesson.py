@@ -163,7 +163,8 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         explanation = self.query_one(ExplanationPane)
         explanation.show(lesson, values, session.checks)
         # Said on the border, not in a bar of its own: a bar would resize every pane, twice per recompute.
-        explanation.border_subtitle = "computing new numbers… these are the last good ones" if session.busy and session.report else None
+        waiting = session.waiting_words if session.queue_place else "computing new numbers…"
+        explanation.border_subtitle = f"{waiting} these are the last good ones" if session.busy and session.report else None
         self.show_active_pane()
         for lesson_list in self.query("#lesson-list"):
             lesson_list.show(app.lessons.lessons, index, session.seen)
@@ -184,6 +185,8 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         session = self.tutor_app.session
         if session.report is None and session.problem:
             return safe_to_draw(f"cannot compute: {session.problem}")
+        if session.queue_place:
+            return session.waiting_words
         return "loading the model (importing torch, reading the weights)…"
 
     def _show_problems(self) -> None:

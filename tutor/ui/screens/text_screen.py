@@ -1,4 +1,5 @@
-"""Your own text: edit it in place, or open a file by path. The old text stays until the new one works."""
+"""Your own text: edit it in place, or open a file by path (in a workshop: pick one of the workshop's texts).
+The old text stays until the new one works."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, Label, Static, TextArea
+from textual.content import Content
+from textual.widgets import Footer, Input, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
 
 from tutor.core.formatting import CONTROL_CHARACTERS, safe_to_draw
 from tutor.ui.screens.computing_form import ComputingForm
 from tutor.core.texts import LoadedText, TextError, describe, read_text_file, text_from_string
+from tutor.core.workshop_texts import WorkshopTexts
 from tutor.ui.widgets.visible_controls import ControlPictures
 
 
@@ -29,6 +33,21 @@ class TextScreen(ComputingForm):
         Binding("escape", "cancel", "Cancel", id="cancel-text"),
         Binding("ctrl+s", "use_typed", "Use this text", id="use-typed-text"),
     ]
+    DEFAULT_CSS = """
+    TextScreen #file-list {
+        width: 1fr;
+        max-height: 8;
+    }
+    TextScreen #no-files {
+        width: 1fr;
+        padding: 1 0 0 0;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.file_names: list[str] = []  # in a workshop: the texts offered, in the order listed
+        self._listing_problem = ""
 
     def compose(self) -> ComposeResult:
         session = self.tutor_app.session
@@ -41,16 +60,45 @@ class TextScreen(ComputingForm):
             yield Static(id="error-text", classes="field-error", markup=False)
             with Horizontal(classes="field"):
                 yield Label("Or open a file", classes="field-label")
-                yield Input(
-                    session.text_path or "", placeholder="path to a UTF-8 text file, then enter", id="field-path",
-                    highlighter=ControlPictures(),
-                )
+                workshop_texts = self.tutor_app.workshop_texts
+                if workshop_texts is None:
+                    yield Input(
+                        session.text_path or "", placeholder="path to a UTF-8 text file, then enter", id="field-path",
+                        highlighter=ControlPictures(),
+                    )
+                else:
+                    yield self._workshop_files(workshop_texts)
             yield Static(id="error-path", classes="field-error", markup=False)
             yield Static(id="form-status", classes="form-status", markup=False)
         yield Footer()
 
+    def _workshop_files(self, workshop_texts: WorkshopTexts) -> OptionList | Static:
+        """The workshop's texts to pick from (there is no field for a path), or a line saying there are none."""
+        try:
+            self.file_names = workshop_texts.names()
+        except TextError as error:
+            self._listing_problem = str(error)
+        if not self.file_names:
+            return Static("none in this workshop: type or paste your text above", id="no-files", markup=False)
+        options = [Option(Content(name)) for name in self.file_names]  # plain text; only printable names are listed
+        file_list = OptionList(*options, id="file-list", markup=False)
+        file_list.border_subtitle = "tab here, ↑ ↓ to pick, enter to open"
+        return file_list
+
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
+        if self._listing_problem:
+            self._errors(path=self._listing_problem)
+        self._highlight_file_in_use()
+
+    def _highlight_file_in_use(self) -> None:
+        """In a workshop, the list starts on the text in use if it is one of the files listed."""
+        workshop_texts, path = self.tutor_app.workshop_texts, self.tutor_app.session.text_path
+        if workshop_texts is None or path is None:
+            return
+        name = workshop_texts.name_in_folder(path)
+        if name is not None and name in self.file_names:
+            self.query_one("#file-list", OptionList).highlighted = self.file_names.index(name)
 
     def _status(self, text: str) -> None:
         self.query_one("#form-status", Static).update(safe_to_draw(text))  # may hold a file name
@@ -76,6 +124,23 @@ class TextScreen(ComputingForm):
             return
         self._status(f"reading {path}…")
         self._read_file(path)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        name = self.file_names[event.option_index]
+        self._status(f"reading {name}…")
+        self._read_workshop_file(name)
+
+    @work(thread=True, exclusive=True, group="read-file")
+    def _read_workshop_file(self, name: str) -> None:
+        workshop_texts = self.tutor_app.workshop_texts
+        assert workshop_texts is not None  # the list is shown only in a workshop
+        try:
+            loaded = workshop_texts.read(name)
+        except TextError as error:
+            self.app.call_from_thread(self._file_failed, str(error))
+        else:
+            self.app.call_from_thread(self._submit, loaded, workshop_texts.path_of(name))
 
     @work(thread=True, exclusive=True, group="read-file")
     def _read_file(self, path: str) -> None:

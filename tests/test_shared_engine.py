@@ -1,0 +1,654 @@
+"""The workshop's one engine for the room (tutor/engine/shared_*.py): sessions' requests answered in turn over
+a Unix socket, places in the queue, a newer request replacing a queued one, sessions that leave, bad input,
+and the engine process itself (supervised, restarted, stopped, never outliving `serve`).
+
+Most tests run the server on a thread of this process with a stand-in for the model whose every computation
+waits until the test lets it finish, so that orders are exact and nothing waits on a forward pass. The tests
+at the end run the real engine process with the real model (a warm weight cache, as everywhere)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pickle
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from report_fixture import DEFAULT_REPORT_PATH, assert_reports_close, default_request, load_fixture
+
+import tutor
+from tutor.core.protocol import (
+    MAX_REQUEST_BYTES,
+    EngineClosed,
+    EngineDied,
+    EngineError,
+    EngineTimedOut,
+    LearnerError,
+    Request,
+)
+from tutor.core.report import Report
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
+from tutor.core.protocol import SHARED_ENGINE_ENV, RequestSuperseded
+from tutor.engine.shared_client import SharedEngine
+from tutor.engine.entry import entry_command
+from tutor.engine.shared_server import EXIT_CRASHED, EXIT_REFUSED, EXIT_TIMED_OUT, SharedServer, listen_in
+from tutor.engine.shared_supervisor import EngineSupervisor, _end
+from tutor.engine.shared_wire import SOCKET_NAME, UnsafeSocketFolder, read_message
+from tutor.lm.weights import cache_dir
+
+LIVENESS_S = 30.0  # how long a test waits for something that should happen at once before calling it stuck
+ENGINE_START_S = 180.0  # the real engine imports torch and loads the model: slow on a busy machine
+FIXTURE_REPORT: Report = load_fixture(DEFAULT_REPORT_PATH)[1]
+
+
+def ask_for(source: str, **settings: int) -> Request:
+    return Request(text=sample_text(), settings=Settings(**settings), source=source)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = LIVENESS_S) -> None:
+    give_up = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > give_up:
+            raise AssertionError(f"{what}: not within {timeout_s:g} s")
+        time.sleep(0.005)
+
+
+class HeldModel:
+    """Stands in for the model: notes each request it starts and returns the committed report (with the
+    request's source, to tell answers apart) once the test lets that computation finish."""
+
+    def __init__(self) -> None:
+        self.started: queue.Queue[str] = queue.Queue()
+        self._turns = threading.Semaphore(0)
+
+    def compute(self, request: Request) -> Report:
+        self.started.put(request.source)
+        if not self._turns.acquire(timeout=LIVENESS_S):
+            raise RuntimeError("the test never let this computation finish")
+        return replace(FIXTURE_REPORT, source=request.source)
+
+    def let_finish(self, count: int = 1) -> None:
+        for _ in range(count):
+            self._turns.release()
+
+    def next_started(self) -> str:
+        return self.started.get(timeout=LIVENESS_S)
+
+    def nothing_started(self) -> bool:
+        return self.started.empty()
+
+
+class RoomOnAThread:
+    """A `SharedServer` running on its own event loop, on a thread of this process."""
+
+    def __init__(self, folder: Path, **options) -> None:
+        self.log: list[str] = []
+        self.server = SharedServer(listen_in(folder), log=self.log.append, **options)
+        self.loop = asyncio.new_event_loop()
+        self.exit_code: int | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.exit_code = self.loop.run_until_complete(self.server.run())
+        finally:
+            self.loop.close()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.server.stop)
+            self.thread.join(LIVENESS_S)
+        assert not self.thread.is_alive()
+
+
+class Client:
+    """A `SharedEngine` and the places in the queue it has been told."""
+
+    def __init__(self, folder: Path, **options) -> None:
+        self.places: list[int] = []
+        self.engine = SharedEngine(folder, on_queued=self.places.append, **options)
+
+    def ask(self, request: Request) -> Asking:
+        return Asking(self.engine, request)
+
+    def wait_for_place(self, place: int) -> None:
+        wait_for(lambda: self.places[-1:] == [place], f"place {place} in the queue (told {self.places})")
+
+
+class Asking:
+    """One `compute` on a thread of its own."""
+
+    def __init__(self, engine: SharedEngine, request: Request) -> None:
+        self._outcome: list = []
+        self._thread = threading.Thread(target=self._compute, args=(engine, request), daemon=True)
+        self._thread.start()
+
+    def _compute(self, engine: SharedEngine, request: Request) -> None:
+        try:
+            self._outcome.append(engine.compute(request))
+        except Exception as error:
+            self._outcome.append(error)
+
+    def outcome(self, timeout_s: float = LIVENESS_S) -> Report | Exception:
+        self._thread.join(timeout_s)
+        assert self._outcome, f"no answer within {timeout_s:g} s"
+        return self._outcome[0]
+
+    def source(self) -> str:
+        outcome = self.outcome()
+        assert isinstance(outcome, Report), outcome
+        return outcome.source
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    """A private folder for the socket, with a short path (a Unix socket's path has at most 107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="lt-engine-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def model() -> Iterator[HeldModel]:
+    held = HeldModel()
+    yield held
+    held.let_finish(100)  # nothing is left waiting when the test ends, whatever happened
+
+
+@pytest.fixture
+def room(folder, model) -> Iterator[RoomOnAThread]:
+    running = RoomOnAThread(folder, compute=model.compute, load=lambda: None)
+    yield running
+    running.stop()
+
+
+def raw_connection(folder: Path) -> tuple[socket.socket, object]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(LIVENESS_S)
+    sock.connect(str(folder / SOCKET_NAME))
+    return sock, sock.makefile("rb")
+
+
+def next_message(stream) -> dict:
+    line = stream.readline()
+    assert line, "the engine closed the connection"
+    return read_message(line)
+
+
+# ----- taking turns -----------------------------------------------------------------------------------------
+
+
+def test_two_sessions_are_both_answered(folder, room, model):
+    first, second = Client(folder), Client(folder)
+    asked = [first.ask(ask_for("first")), second.ask(ask_for("second"))]
+    model.let_finish(2)
+    assert sorted(asking.source() for asking in asked) == ["first", "second"]
+    assert asked[0].outcome() == replace(FIXTURE_REPORT, source="first")  # the whole report, unpickled
+
+
+def test_three_sessions_take_turns_and_are_told_their_places(folder, room, model):
+    holder, *clients = (Client(folder) for _ in range(4))
+    a, b, c = clients
+    holding = holder.ask(ask_for("x"))
+    assert model.next_started() == "x"
+    asked = {}
+    for place, (name, client) in enumerate(zip("abc", clients), start=1):
+        asked[f"{name}1"] = client.ask(ask_for(f"{name}1"))
+        client.wait_for_place(place)
+    model.let_finish()
+    started = []
+    for _ in range(6):
+        source = model.next_started()
+        started.append(source)
+        client = clients["abc".index(source[0])]
+        client.wait_for_place(0)  # told it is being computed
+        if source.endswith("1"):  # it asks again while its first request is computed: to the back
+            asked[f"{source[0]}2"] = client.ask(ask_for(f"{source[0]}2"))
+            client.wait_for_place(3)
+        model.let_finish()
+    assert started == ["a1", "b1", "c1", "a2", "b2", "c2"]
+    assert {name: asking.source() for name, asking in asked.items()} == {name: name for name in asked}
+    assert holding.source() == "x"
+    assert a.places == [1, 0, 3, 2, 1, 0]
+    assert b.places == [2, 1, 0, 3, 2, 1, 0]
+    assert c.places == [3, 2, 1, 0, 3, 2, 1, 0]
+
+
+def test_a_newer_request_replaces_the_queued_one_but_not_the_one_being_computed(folder, room, model):
+    holder, client = Client(folder), Client(folder)
+    holding = holder.ask(ask_for("x"))
+    assert model.next_started() == "x"
+    older = client.ask(ask_for("old"))
+    client.wait_for_place(1)
+    newer = client.ask(ask_for("new"))
+    assert isinstance(older.outcome(), RequestSuperseded)
+    model.let_finish()
+    assert model.next_started() == "new"  # "old" is never computed
+    newest = client.ask(ask_for("newest"))  # while "new" is computed: it is not interrupted
+    client.wait_for_place(1)
+    model.let_finish(2)
+    assert model.next_started() == "newest"
+    assert [holding.source(), newer.source(), newest.source()] == ["x", "new", "newest"]
+    assert model.nothing_started()
+
+
+def test_a_session_leaving_in_the_middle_of_its_computation_holds_up_nobody(folder, room, model):
+    leaving, staying = Client(folder), Client(folder)
+    left = leaving.ask(ask_for("leaving"))
+    assert model.next_started() == "leaving"
+    waiting = staying.ask(ask_for("staying"))
+    staying.wait_for_place(1)
+    queued_then_dropped = Client(folder)
+    dropped = queued_then_dropped.ask(ask_for("dropped"))
+    queued_then_dropped.wait_for_place(2)
+    leaving.engine.close()
+    queued_then_dropped.engine.close()
+    assert isinstance(left.outcome(), EngineClosed)
+    assert isinstance(dropped.outcome(), EngineClosed)
+    model.let_finish()  # the abandoned computation finishes; its answer goes nowhere
+    assert model.next_started() == "staying"  # the one that left the queue is never computed
+    model.let_finish()
+    assert waiting.source() == "staying"
+    again = Client(folder).ask(ask_for("again"))
+    model.let_finish()
+    assert again.source() == "again"
+    assert model.next_started() == "again" and model.nothing_started()
+
+
+def test_a_closed_engine_says_so_and_computes_no_more(folder, room, model):
+    client = Client(folder)
+    client.engine.close()
+    with pytest.raises(EngineClosed):
+        client.engine.compute(ask_for("late"))
+    assert model.nothing_started()
+
+
+# ----- what sessions send ------------------------------------------------------------------------------------
+
+
+def test_settings_over_the_limit_on_positions_are_refused_at_once(folder, room, model, monkeypatch):
+    monkeypatch.setenv("LOSS_TUTOR_MAX_POSITIONS", "64")
+    client = Client(folder)
+    with pytest.raises(LearnerError, match=r"8 × 16 = 128 positions, over the limit of 64"):
+        client.engine.compute(ask_for("big", batch_size=8, context_length=16, stride=16))
+    assert model.nothing_started() and client.places == []  # never queued
+    fitting = client.ask(ask_for("fits", batch_size=4, context_length=16, stride=16))
+    model.let_finish()
+    assert fitting.source() == "fits"
+
+
+def test_a_line_that_is_not_a_request_is_answered_and_the_connection_stays_usable(folder, room, model):
+    sock, stream = raw_connection(folder)
+    with sock:
+        sock.sendall(b'{"text": "hi", "settings": {}, "source": 1}\n')
+        answer = next_message(stream)
+        assert (answer["request"], answer["status"]) == (1, "failed")
+        assert "could not be read" in answer["message"]
+        out_of_range = json.loads(ask_for("out of range").to_json())
+        out_of_range["settings"]["batch_size"] = 0
+        sock.sendall(json.dumps(out_of_range).encode() + b"\n")
+        answer = next_message(stream)
+        assert (answer["request"], answer["status"]) == (2, "learner")  # at once, never queued
+        assert "batch size" in answer["message"]
+        sock.sendall(b"x" * (MAX_REQUEST_BYTES + 10) + b"\n")  # too long, and not even JSON
+        answer = next_message(stream)
+        assert (answer["request"], answer["status"]) == (3, "failed")
+        assert f"longer than {MAX_REQUEST_BYTES:,} bytes" in answer["message"]
+        sock.sendall(ask_for("fine").to_json())
+        assert next_message(stream) == {"request": 4, "queued": 1}
+        assert next_message(stream) == {"request": 4, "computing": True}
+        model.let_finish()
+        answer = next_message(stream)
+        assert (answer["request"], answer["status"]) == (4, "ok")
+        assert stream.read(answer["bytes"])
+
+
+@pytest.mark.parametrize(
+    "garbage", [b"\x80\x05not json at all\n", b"cposix\nsystem\n", b"[" * 100_000 + b"\n", b'{"text": \xff}\n'],
+    ids=["binary", "text pickle", "nested too deep", "not UTF-8"],
+)
+def test_garbage_is_answered_and_the_connection_closed(folder, room, model, garbage):
+    sock, stream = raw_connection(folder)
+    with sock:
+        sock.sendall(garbage)
+        answer = next_message(stream)
+        assert (answer["request"], answer["status"]) == (1, "failed")
+        assert stream.readline() == b""  # closed
+    other = Client(folder).ask(ask_for("other"))
+    model.let_finish()
+    assert other.source() == "other"
+
+
+def test_a_computation_past_its_budget_stops_the_engine_and_says_why(folder, model):
+    room = RoomOnAThread(folder, compute=model.compute, load=lambda: None, time_budget=lambda request: 0.3)
+    try:
+        overrunning, waiting = Client(folder), Client(folder)
+        hung = overrunning.ask(ask_for("hung"))
+        assert model.next_started() == "hung"
+        behind = waiting.ask(ask_for("behind"))
+        timed_out = hung.outcome()
+        assert isinstance(timed_out, EngineTimedOut) and "took longer than 0 s" in str(timed_out)
+        assert isinstance(behind.outcome(), EngineDied)  # the supervisor starts another engine
+        room.thread.join(LIVENESS_S)
+        assert room.exit_code == EXIT_TIMED_OUT
+    finally:
+        model.let_finish()
+        room.stop()
+
+
+def test_a_fault_in_the_engine_itself_is_logged_and_stops_it(folder, model):
+    room = RoomOnAThread(folder, compute=model.compute, load=lambda: None, time_budget=lambda request: 1 / 0)
+    try:
+        assert isinstance(Client(folder).ask(ask_for("any")).outcome(), EngineDied)
+        room.thread.join(LIVENESS_S)
+        assert room.exit_code == EXIT_CRASHED
+        assert any(line.startswith("stopping on an unexpected ZeroDivisionError") for line in room.log), room.log
+    finally:
+        room.stop()
+
+
+def test_sessions_that_waited_for_the_model_to_load_hear_what_loading_said(folder, model):
+    loading = threading.Event()
+
+    def load() -> None:
+        loading.wait(LIVENESS_S)
+        print("the weight cache was rebuilt", file=sys.stderr)
+
+    room = RoomOnAThread(folder, compute=model.compute, load=load)
+    try:
+        early = Client(folder)
+        first = early.ask(ask_for("first"))
+        early.wait_for_place(1)
+        loading.set()
+        model.let_finish(3)
+        assert first.source() == "first"
+        assert early.engine.take_notices() == ["the weight cache was rebuilt"]
+        assert early.engine.compute(ask_for("second")).source == "second"
+        assert early.engine.take_notices() == []
+        late = Client(folder)
+        assert late.engine.compute(ask_for("late")).source == "late"
+        assert late.engine.take_notices() == []
+        assert "the weight cache was rebuilt" in room.log
+    finally:
+        room.stop()
+
+
+# ----- the socket's folder ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o750, 0o701, 0o300])
+def test_a_socket_folder_others_could_enter_is_refused_by_both_sides(folder, mode):
+    folder.chmod(mode)
+    try:
+        with pytest.raises(UnsafeSocketFolder, match=f"mode {mode:04o}"):
+            listen_in(folder)
+        client = SharedEngine(folder, connect_budget_s=1.0)
+        with pytest.raises(EngineError, match="cannot be reached safely"):
+            client.compute(ask_for("x"))
+    finally:
+        folder.chmod(0o700)
+
+
+def test_a_link_is_not_a_socket_folder(folder, tmp_path):
+    link = Path(tempfile.mkdtemp(prefix="lt-link-")) / "engine"
+    try:
+        link.symlink_to(folder)
+        with pytest.raises(UnsafeSocketFolder, match="is not a folder"):
+            listen_in(link)
+    finally:
+        shutil.rmtree(link.parent)
+
+
+def test_a_session_waits_for_an_engine_that_is_starting_and_gives_up_in_the_end(folder, model):
+    client = Client(folder, connect_budget_s=LIVENESS_S)
+    asked = client.ask(ask_for("early"))  # no engine yet
+    time.sleep(0.3)
+    room = RoomOnAThread(folder, compute=model.compute, load=lambda: None)
+    try:
+        model.let_finish()
+        assert asked.source() == "early"
+    finally:
+        room.stop()
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="did not answer within 0 s"):
+        SharedEngine(folder, connect_budget_s=0.2).compute(ask_for("nobody there"))
+    assert time.monotonic() - started < 5
+
+
+# ----- the real engine process -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_room() -> Iterator[tuple[EngineSupervisor, list[str]]]:
+    """The real engine, supervised, with the limit on positions lowered to (8, 64) for the room."""
+    log: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="lt-room-"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOSS_TUTOR_CACHE_DIR", str(cache_dir()))
+        supervisor = EngineSupervisor(folder, log=log.append, max_positions=512)
+        supervisor.start()
+        try:
+            assert supervisor.wait_until_listening(LIVENESS_S), log
+            yield supervisor, log
+        finally:
+            supervisor.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_real_engine_answers_two_sessions_and_refuses_what_is_over_the_room_limit(real_room):
+    supervisor, log = real_room
+    first, second = Client(supervisor.socket_folder), Client(supervisor.socket_folder)
+    asked = [first.ask(default_request()), second.ask(default_request())]
+    for asking in asked:
+        outcome = asking.outcome(ENGINE_START_S)
+        assert isinstance(outcome, Report), outcome
+        assert_reports_close(outcome, FIXTURE_REPORT)
+    assert any(line.startswith("engine: model loaded in") for line in log)
+    with pytest.raises(LearnerError, match=r"over the limit of 512, as set for this tutor"):
+        first.engine.compute(ask_for("too big", batch_size=8, context_length=128, stride=128))
+
+
+@pytest.mark.parametrize("protocol", [0, pickle.HIGHEST_PROTOCOL])
+def test_the_real_engine_never_unpickles_what_a_session_sends(real_room, protocol):
+    supervisor, _ = real_room
+    marker = Path(tempfile.mkdtemp(prefix="lt-pickle-")) / "unpickled"
+
+    class MakesAFolderWhenUnpickled:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    payload = pickle.dumps(MakesAFolderWhenUnpickled(), protocol=protocol)
+    try:
+        sock, stream = raw_connection(supervisor.socket_folder)
+        with sock:
+            sock.sendall(payload + b"\n")
+            answer = next_message(stream)
+            assert (answer["request"], answer["status"]) == (1, "failed")
+            assert stream.readline() == b""  # not this protocol: the connection is closed
+        assert not marker.exists()
+        pickle.loads(payload)  # the payload does what it says when unpickled
+        assert marker.is_dir()
+    finally:
+        shutil.rmtree(marker.parent)
+
+
+def test_a_killed_engine_fails_its_sessions_requests_and_the_supervisor_starts_another(real_room):
+    supervisor, log = real_room
+    pid = supervisor.pid
+    computing, waiting = Client(supervisor.socket_folder), Client(supervisor.socket_folder)
+    assert isinstance(computing.engine.compute(default_request()), Report)  # the model is loaded
+    slow = computing.ask(ask_for("slow", batch_size=8, context_length=64, stride=64))
+    computing.wait_for_place(0)
+    behind = waiting.ask(default_request())
+    waiting.wait_for_place(1)
+    os.kill(pid, signal.SIGKILL)
+    for asking in (slow, behind):
+        died = asking.outcome()
+        assert isinstance(died, EngineDied) and died.returncode is None, died
+    wait_for(lambda: supervisor.restarts == 1 and supervisor.pid not in (None, pid), "a new engine")
+    assert any("the shared engine was killed by signal 9 (SIGKILL)" in line and "starting another" in line
+               for line in log), log
+    again = computing.engine.compute(default_request())  # the same engine reconnects
+    assert_reports_close(again, FIXTURE_REPORT)
+    assert isinstance(Client(supervisor.socket_folder).engine.compute(default_request()), Report)
+
+
+def test_stopping_the_supervisor_ends_the_engine(real_room):
+    supervisor, _ = real_room
+    pid = supervisor.pid
+    supervisor.stop()
+    assert supervisor.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not (supervisor.socket_folder / SOCKET_NAME).exists()
+
+
+def test_a_supervisor_with_an_unsafe_folder_reports_it_and_starts_nothing(folder):
+    folder.chmod(0o755)
+    log: list[str] = []
+    supervisor = EngineSupervisor(folder, log=log.append)
+    supervisor.start()
+    try:
+        assert not supervisor.wait_until_listening(LIVENESS_S)
+        assert supervisor.refused is not None
+        assert any("has mode 0755; it must be 0700" in line for line in log), log
+        assert supervisor.restarts == 0 and supervisor.pid is None
+    finally:
+        supervisor.stop()
+        folder.chmod(0o700)
+
+
+# The supervisor in a process of its own, which the test kills: its engine must not outlive it.
+SUPERVISING = r"""
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from tutor.engine.shared_supervisor import EngineSupervisor
+supervisor = EngineSupervisor(Path(sys.argv[2]), log=lambda line: print(line, flush=True))
+supervisor.start()
+print("engine", supervisor.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_engine_ends_when_serve_is_killed(folder):
+    project = str(Path(tutor.__file__).resolve().parent.parent)
+    serving = subprocess.Popen(
+        [sys.executable, "-I", "-c", SUPERVISING, project, str(folder)], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "LOSS_TUTOR_CACHE_DIR": str(cache_dir())},
+    )
+    try:
+        engine_pid = int(serving.stdout.readline().split()[1])
+        for line in serving.stdout:  # its lifeline is watched once the model has loaded
+            if line.startswith("engine: model loaded"):
+                break
+        serving.kill()
+        serving.wait(LIVENESS_S)
+        wait_for(lambda: not _alive(engine_pid), "the engine ending with serve")
+    finally:
+        serving.kill()
+        serving.wait(LIVENESS_S)
+
+
+def test_an_engine_that_ignores_sigterm_is_killed_after_the_grace_period():
+    stubborn = subprocess.Popen([sys.executable, "-c",
+                                 "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                                 "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE)
+    assert stubborn.stdout.readline() == b"ready\n"
+    started = time.monotonic()
+    _end(stubborn, grace_s=0.3)
+    assert stubborn.returncode == -signal.SIGKILL
+    assert time.monotonic() - started < 5
+
+
+def test_the_engine_is_started_from_this_tutor_and_nothing_in_the_folder_or_path(tmp_path, monkeypatch):
+    """`entry_command` from a folder (and a PYTHONPATH) holding look-alikes of the tutor's modules: none is
+    imported. The engine is given a folder that does not exist, so it stops before loading the model."""
+    poisoned, markers = tmp_path / "poisoned", tmp_path / "markers"
+    (poisoned / "tutor" / "engine").mkdir(parents=True)
+    markers.mkdir()
+    for module, path in {
+        "sitecustomize": "sitecustomize.py",
+        "tutor": "tutor/__init__.py",
+        "tutor.engine": "tutor/engine/__init__.py",
+        "tutor.engine.shared_server": "tutor/engine/shared_server.py",
+        "json": "json.py",
+    }.items():
+        (poisoned / path).write_text(f"open({str(markers / module)!r}, 'w').close()\n", encoding="utf-8")
+    monkeypatch.chdir(poisoned)
+    monkeypatch.setenv("PYTHONPATH", f"{poisoned}{os.pathsep}")
+    command = entry_command("tutor.engine.shared_server", "--socket-folder", str(tmp_path / "missing"))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=LIVENESS_S)
+    assert result.returncode == EXIT_REFUSED
+    assert "engine: cannot start:" in result.stderr and "missing" in result.stderr
+    assert sorted(os.listdir(markers)) == []
+
+
+def test_the_entry_runs_only_the_tutors_own_modules():
+    result = subprocess.run(entry_command("os", "x"), capture_output=True, text=True, timeout=LIVENESS_S)
+    assert result.returncode == 1 and "not one of the tutor's modules: os" in result.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+# ----- a participant's app on the room's engine --------------------------------------------------------
+
+
+async def test_a_participants_app_computes_on_the_rooms_engine_and_shows_its_place_in_the_queue(
+    room, model, folder, monkeypatch
+):
+    """What `loss-tutor serve` starts for a participant: the app, its engine the room's, told by the
+    environment. While another participant's request is computed, this one's place is on screen."""
+    from tutor.cli import build_app, build_parser
+
+    other = SharedEngine(folder)
+    threading.Thread(target=lambda: other.compute(ask_for("another participant")), daemon=True).start()
+    assert model.next_started() == "another participant"
+    monkeypatch.setenv(SHARED_ENGINE_ENV, str(folder))
+    app = build_app(build_parser().parse_args([]))
+    assert isinstance(app.engine, SharedEngine)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(int(LIVENESS_S / 0.01)):
+                await pilot.pause(0.01)
+                if app.session.queue_place == 1:
+                    break
+            assert app.sub_title == "waiting for the shared model: place 1 in the queue…"
+            engine = app.engine
+            app.recompute(settings=Settings(batch_size=3))  # replaces the queued request, keeping its place
+            for _ in range(int(LIVENESS_S / 0.01)):
+                await pilot.pause(0.01)
+                if app.session.queue_place == 1:
+                    break
+            assert app.session.queue_place == 1 and app.engine is engine  # the connection was kept
+            model.let_finish()  # the other participant's: now this one is computed
+            assert model.next_started() == app.session.source
+            model.let_finish()
+            for _ in range(int(LIVENESS_S / 0.01)):
+                await pilot.pause(0.01)
+                if app.session.report is not None:
+                    break
+            assert app.session.report is not None and app.session.queue_place is None
+            assert app.sub_title == app.session.source
+    finally:
+        other.close()

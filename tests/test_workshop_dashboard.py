@@ -1,0 +1,615 @@
+"""The instructor's dashboard of `loss-tutor serve` (tutor/workshop/dashboard*.py): the sessions, where the room
+is, the engine and the log, read from a fake server, progress files in tmp_path and a fake engine; disconnecting;
+stopping; and `loss-tutor serve` itself showing it in a terminal and stopping cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyte
+import pytest
+from textual.widgets import Log
+
+from tutor.core.lessons import LessonSet, load_lessons
+from tutor.core.progress import Progress, ProgressStore
+from tutor.workshop.command import wants_dashboard
+from tutor.workshop.dashboard import INSTRUCTOR_FAREWELL, WorkshopDashboard, run_dashboard
+from tutor.workshop.dashboard_confirm import ConfirmScreen
+from tutor.workshop.dashboard_engine import EngineLine, engine_words
+from tutor.workshop.dashboard_facts import (
+    EngineFacts, FactsReader, Memory, SessionCopy, process_memory, read_progress, room_picture,
+)
+from tutor.workshop.dashboard_log import ServeLog
+from tutor.workshop.dashboard_room import RoomTable
+from tutor.workshop.dashboard_sessions import SessionTable
+from tutor.workshop.options import NoAuth, ServeOptions
+from tutor.workshop.pty_session import PtySession, group_members
+from tutor.workshop.server import Session
+
+NOW = 1_700_000_000.0  # the dashboard's wall clock in these tests
+MONOTONIC = 5_000.0  # and its monotonic one
+
+FIRST = """---
+id: first
+title: "First [b]steps[/b]"
+checks:
+  - id: shape
+    question: What shape?
+    kind: shape
+    answer: inputs_shape
+  - id: count
+    question: How many?
+    kind: number
+    answer: vocab_size
+---
+The first lesson.
+"""
+SECOND = """---
+id: second
+title: Second
+checks:
+  - id: loss
+    question: Which loss?
+    kind: number
+    answer: loss_manual
+---
+The second lesson.
+"""
+
+
+@dataclass
+class FakeSession:
+    number: int
+    name: str
+    address: str = "192.0.2.7"
+    connected_at: float = NOW - 125  # 2 min
+    last_input: float = MONOTONIC - 4  # 4 s ago
+    farewells: list[str] = field(default_factory=list)
+
+    def end(self, farewell: str) -> None:
+        self.farewells.append(farewell)
+
+
+@dataclass
+class FakeServer:
+    sessions: dict = field(default_factory=dict)
+
+    def join(self, session) -> None:
+        self.sessions[session.number] = session
+
+
+@dataclass
+class FakeEngine:
+    pid: int | None = 4242
+    restarts: int = 0
+    refused: str | None = None
+
+
+FIXED_MEMORY = Memory(rss_kb=800 * 1024, pss_kb=750 * 1024)
+
+
+@pytest.fixture
+def lessons(tmp_path) -> LessonSet:
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    (folder / "01-first.md").write_text(FIRST)
+    (folder / "02-second.md").write_text(SECOND)
+    loaded = load_lessons(folder)
+    assert not loaded.problems and [lesson.id for lesson in loaded.lessons] == ["first", "second"]
+    return loaded
+
+
+@pytest.fixture
+def participants(tmp_path) -> Path:
+    return tmp_path / "participants"
+
+
+def save_progress(participants: Path, name: str, lesson: str | None, checks: dict[str, bool] | None = None) -> None:
+    """As the participant's app saves it."""
+    progress = Progress(current_lesson=lesson, checks_answered=checks or {})
+    ProgressStore(participants / name / "progress.json").save(progress)
+
+
+BANNER = "loss-tutor workshop server on 127.0.0.1 port 2222\nparticipants type:  ssh -p 2222 THEIR-NAME@127.0.0.1"
+
+
+def make_dashboard(server, participants, lessons, engine=None, log=None) -> WorkshopDashboard:
+    reader = FactsReader(participants, lessons, engine or FakeEngine(), memory_of=lambda pid: FIXED_MEMORY)
+    return WorkshopDashboard(
+        server, reader, log or ServeLog(echo=False, stamp=lambda: "10:00:00"), banner=BANNER,
+        max_sessions=40, now=lambda: NOW, monotonic=lambda: MONOTONIC,
+    )
+
+
+async def settle(pilot) -> None:
+    """Until what the worker read is on screen."""
+    for _ in range(200):
+        await pilot.pause()
+        if all(worker.is_finished for worker in pilot.app.workers):
+            break
+        await pilot.pause(0.01)
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def press(pilot, *keys: str) -> None:
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
+# ----- the facts, without Textual ---------------------------------------------------------------------------------
+
+
+def test_the_room_counts_participants_per_lesson_and_answers_per_check(lessons):
+    progress = {
+        "ada": Progress(current_lesson="first", checks_answered={"first:shape": True, "first:count": False}),
+        "grace": Progress(current_lesson="first", checks_answered={"first:shape": False}),
+        "alan": Progress(current_lesson="second", checks_answered={"first:shape": True, "second:loss": True}),
+        "edsger": Progress(current_lesson="gone", checks_answered={"gone:x": True}),
+        "barbara": None,  # just joined: the app has saved nothing yet
+    }
+    counts = {count.lesson: count for count in room_picture(progress, lessons)}
+    assert list(counts) == ["0 First [b]steps[/b]", "1 Second", "gone (not in the server's lessons)", "—"]
+    first = counts["0 First [b]steps[/b]"]
+    assert first.here == 2
+    assert [(check.check_id, check.right, check.answered) for check in first.checks] == [
+        ("shape", 2, 3), ("count", 0, 1),
+    ]
+    second = counts["1 Second"]
+    assert second.here == 1 and [(check.right, check.answered) for check in second.checks] == [(1, 1)]
+    assert counts["gone (not in the server's lessons)"].here == 1
+    assert counts["—"].here == 1
+
+
+def test_facts_read_each_name_once_and_the_engine(participants, lessons):
+    save_progress(participants, "ada", "second", {"first:shape": True, "first:count": False, "old:check": True})
+    engine = FakeEngine(pid=os.getpid(), restarts=2)
+    reader = FactsReader(participants, lessons, engine)
+    sessions = [SessionCopy(1, "ada", "a", 10.0, 1.0), SessionCopy(2, "ada", "b", 5.0, 2.0),
+                SessionCopy(3, "grace", "c", 1.0, 1.0)]
+    facts = reader.read(sessions)
+    assert [(row.session.number, row.lesson, row.right, row.answered) for row in facts.sessions] == [
+        (1, "1 Second", 1, 2), (2, "1 Second", 1, 2), (3, "—", 0, 0),  # a check of no lesson here is not counted
+    ]
+    assert [count.here for count in facts.lessons] == [0, 1, 1]  # ada once; grace has saved nothing
+    assert facts.engine.pid == os.getpid() and facts.engine.restarts == 2
+    assert facts.engine.memory is not None and facts.engine.memory.rss_kb >= facts.engine.memory.pss_kb > 0
+
+    save_progress(participants, "ada", "first", {"first:shape": True})
+    assert reader.read(sessions[:1]).sessions[0].lesson == "0 First [b]steps[/b]"  # read again once changed
+
+
+def test_session_copy_takes_the_times_from_the_clocks():
+    session = FakeSession(1, "ada", connected_at=NOW - 90, last_input=MONOTONIC - 7.5)
+    assert SessionCopy.of(session, now=NOW, monotonic=MONOTONIC) == SessionCopy(1, "ada", "192.0.2.7", 90.0, 7.5)
+
+
+def test_a_broken_progress_file_counts_as_none_and_is_left_in_place(participants, lessons):
+    path = participants / "ada" / "progress.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"version": 1, "current_lesson": ')
+    assert read_progress(path) is None
+    assert path.read_text() == '{"version": 1, "current_lesson": '  # the participant's app sets it aside, not this
+    assert read_progress(participants / "nobody" / "progress.json") is None
+
+
+def test_process_memory_from_proc():
+    memory = process_memory(os.getpid())
+    assert memory is not None and memory.rss_kb >= memory.pss_kb > 0
+    assert process_memory(2**22 + 1) is None  # above Linux's largest pid: no such process
+
+
+def test_the_engine_line_says_running_restarting_or_refused():
+    running = EngineFacts(pid=77, restarts=1, refused=None, memory=FIXED_MEMORY)
+    assert engine_words(running) == (
+        "Engine: running, process 77 · restarted 1 time · memory 800 MB resident, 750 MB proportional (PSS)"
+    )
+    assert engine_words(EngineFacts(77, 0, None, None)).endswith("restarted 0 times · memory unknown")
+    assert engine_words(EngineFacts(None, 3, None, None)) == (
+        "Engine: starting again (it stopped: see the log) · restarted 3 times"
+    )
+    assert engine_words(EngineFacts(None, 0, "could not\x1b[2J start", None)) == (
+        "Engine: stopped: could not\\x1b[2J start"
+    )
+
+
+def test_the_log_keeps_lines_prints_them_unless_told_not_to(capsys):
+    log = ServeLog(stamp=lambda: "10:00:00", max_kept=2)
+    log.write("one")
+    log.echo = False
+    log.write("two")
+    log.write("three")
+    assert capsys.readouterr().out == "10:00:00 one\n"
+    assert log.since(0) == (["10:00:00 two", "10:00:00 three"], 3)  # the newest two are kept
+    assert log.since(2) == (["10:00:00 three"], 3)
+    assert log.since(3) == ([], 3)
+
+
+def test_the_dashboard_only_in_a_terminal_and_not_headless(tmp_path):
+    class Stream:
+        def __init__(self, terminal: bool):
+            self.terminal = terminal
+
+        def isatty(self) -> bool:
+            return self.terminal
+
+    options = ServeOptions(state_dir=tmp_path, auth=NoAuth())
+    terminals = (Stream(True), Stream(True), Stream(True))
+    assert wants_dashboard(options, terminals)
+    assert not wants_dashboard(ServeOptions(state_dir=tmp_path, auth=NoAuth(), headless=True), terminals)
+    assert not wants_dashboard(options, (Stream(True), Stream(False), Stream(True)))  # stdout to a log file
+    assert not wants_dashboard(options, (None, Stream(True), Stream(True)))
+
+
+# ----- the dashboard --------------------------------------------------------------------------------------------
+
+
+async def test_the_table_shows_each_session(participants, lessons):
+    server = FakeServer()
+    server.join(FakeSession(1, "ada"))
+    server.join(FakeSession(2, "grace", connected_at=NOW - 3 * 3600 - 300, last_input=MONOTONIC - 61))
+    save_progress(participants, "ada", "second", {"first:shape": True, "first:count": False, "second:loss": True})
+    app = make_dashboard(server, participants, lessons)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        assert table.keys == ["1", "2"]
+        assert table.cells("1") == ["1", "ada", "192.0.2.7", "2 min", "4 s ago", "2 / 3", "1 Second"]
+        assert table.cells("2") == ["2", "grace", "192.0.2.7", "3 h 05 min", "1 min ago", "0 / 0", "—"]
+        assert table.border_title == "Sessions: 2 of 40"
+
+        server.sessions.pop(1)  # ada leaves, alan joins, grace moves on
+        server.join(FakeSession(3, "alan"))
+        save_progress(participants, "grace", "first")
+        app.screen.refresh_facts()
+        await settle(pilot)
+        assert table.keys == ["2", "3"]
+        assert table.cells("2")[-1] == "0 First [b]steps[/b]"  # a title is text, never markup
+        assert table.border_title == "Sessions: 2 of 40"
+
+
+@pytest.mark.parametrize("width, side_by_side", [(120, False), (160, True)])
+async def test_the_tables_stand_side_by_side_only_on_a_wide_terminal(participants, lessons, width, side_by_side):
+    app = make_dashboard(FakeServer(), participants, lessons)
+    async with app.run_test(size=(width, 40)) as pilot:
+        await settle(pilot)
+        sessions, room = app.screen.query_one(SessionTable).region, app.screen.query_one(RoomTable).region
+        assert (room.x > sessions.right - 1 and room.y == sessions.y) is side_by_side
+        assert (room.y >= sessions.bottom and room.x == sessions.x) is not side_by_side
+
+
+async def test_the_room_table_shows_the_counts_per_lesson_and_per_check(participants, lessons):
+    server = FakeServer()
+    for number, name in enumerate(["ada", "grace", "alan"], 1):
+        server.join(FakeSession(number, name))
+    save_progress(participants, "ada", "first", {"first:shape": True})
+    save_progress(participants, "grace", "first", {"first:shape": False, "first:count": True})
+    save_progress(participants, "alan", "\x1b[31m[red]odd", {"first:shape": True})
+    app = make_dashboard(server, participants, lessons)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        room = app.screen.query_one(RoomTable)
+        assert [room.cells(key) for key in room.keys] == [
+            ["0 First [b]steps[/b]", "2", ""],
+            ["└ check shape", "", "2 / 3"],
+            ["└ check count", "", "1 / 1"],
+            ["1 Second", "0", ""],
+            ["└ check loss", "", "0 / 0"],
+            ["\\x1b[31m[red]odd (not in the server…", "1", ""],  # escaped, not read as markup, and cut short
+        ]
+        sessions = app.screen.query_one(SessionTable)
+        assert sessions.cells("3")[-1] == "\\x1b[31m[red]odd (not in the server's lessons)"
+
+
+async def test_the_engine_line_and_the_log_pane(participants, lessons):
+    engine = FakeEngine(pid=4242, restarts=1)
+    log = ServeLog(echo=False, stamp=lambda: "10:00:00")
+    log.write("ada joined from 192.0.2.7 (1 of 40 sessions)")
+    app = make_dashboard(FakeServer(), participants, lessons, engine=engine, log=log)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        line = app.screen.query_one(EngineLine)
+        assert line.content.plain == (
+            "Engine: running, process 4242 · restarted 1 time · memory 800 MB resident, 750 MB proportional (PSS)"
+        )
+        pane = app.screen.query_one(Log)
+        assert pane.lines == ["10:00:00 ada joined from 192.0.2.7 (1 of 40 sessions)"]
+
+        engine.pid = None  # it died; the supervisor starts another
+        log.write("engine: \x1b[2Jstopping")
+        app.screen.refresh_facts()
+        await settle(pilot)
+        assert line.content.plain == "Engine: starting again (it stopped: see the log) · restarted 1 time"
+        assert pane.lines[-1] == "10:00:00 engine: \\x1b[2Jstopping"
+        assert len(pane.lines) == 2  # each line once
+
+
+async def test_d_asks_first_then_disconnects_the_session_under_the_cursor(participants, lessons):
+    server = FakeServer()
+    server.join(ada := FakeSession(1, "ada"))
+    server.join(grace := FakeSession(2, "grace"))
+    app = make_dashboard(server, participants, lessons)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "down", "d")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question == "Disconnect grace (session 2, from 192.0.2.7)?"
+        await press(pilot, "n")
+        assert not isinstance(app.screen, ConfirmScreen) and grace.farewells == []
+        await press(pilot, "d", "y")
+        assert grace.farewells == [INSTRUCTOR_FAREWELL] and ada.farewells == []
+
+
+async def test_a_real_session_is_ended_with_the_instructors_farewell(participants, lessons):
+    server = FakeServer()
+    server.join(session := Session(1, "ada", "127.0.0.1"))
+    app = make_dashboard(server, participants, lessons)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "d", "y")
+        assert session.farewell.done() and session.farewell.result() == INSTRUCTOR_FAREWELL
+
+
+async def test_the_palette_disconnects_a_session_too(participants, lessons):
+    server = FakeServer()
+    server.join(ada := FakeSession(1, "ada"))
+    server.join(grace := FakeSession(2, "grace"))
+    app = make_dashboard(server, participants, lessons)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+p")
+        await pilot.press(*"grace")
+        await pilot.pause(0.3)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.question.startswith("Disconnect grace")
+        await press(pilot, "y")
+        assert grace.farewells == [INSTRUCTOR_FAREWELL] and ada.farewells == []
+
+
+async def test_a_session_that_left_while_asked_about_is_not_ended(participants, lessons):
+    server = FakeServer()
+    server.join(ada := FakeSession(1, "ada"))
+    app = make_dashboard(server, participants, lessons)
+    notices = []
+    app.notify = lambda message, **options: notices.append(message)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "d")
+        server.sessions.clear()
+        await press(pilot, "y")
+        assert ada.farewells == [] and notices == ["ada has left already."]
+        await press(pilot, "d")  # nobody under the cursor any more
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+async def test_q_stops_at_once_with_nobody_connected(participants, lessons):
+    app = make_dashboard(FakeServer(), participants, lessons)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+async def test_stopping_with_sessions_open_asks_first(participants, lessons, key):
+    server = FakeServer()
+    server.join(FakeSession(1, "ada"))
+    server.join(FakeSession(2, "grace"))
+    app = make_dashboard(server, participants, lessons)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, key)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.consequence == "2 sessions will end; every participant's progress is saved."
+        await press(pilot, "escape")
+        assert app.return_code is None and not isinstance(app.screen, ConfirmScreen)
+        await press(pilot, key, "y")
+    assert app.return_code == 0
+
+
+async def test_the_servers_stop_closes_the_dashboard_and_the_log_is_printed_again(participants, lessons, capsys):
+    log = ServeLog(stamp=lambda: "10:00:00")
+    app = make_dashboard(FakeServer(), participants, lessons, log=log)
+    stop = asyncio.Event()
+    showing = asyncio.create_task(run_dashboard(app, stop, headless=True))
+    for _ in range(200):
+        if app.is_running and app.screen_stack and app.screen.query(SessionTable):
+            break
+        await asyncio.sleep(0.02)
+    log.write("while it shows")  # not printed: the dashboard draws there
+    stop.set()
+    assert await asyncio.wait_for(showing, 10) is True
+    log.write("after it")
+    assert capsys.readouterr().out == "10:00:00 after it\n"
+
+
+async def test_the_servers_stop_closes_the_dashboard_at_any_moment(participants, lessons):
+    """Even while it is still mounting (a widget of Textual's own raised then: the dashboard has no Header)."""
+    for delay in (0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.2):
+        server = FakeServer()
+        server.join(FakeSession(1, "ada"))
+        app = make_dashboard(server, participants, lessons)
+        stop = asyncio.Event()
+        showing = asyncio.create_task(run_dashboard(app, stop, headless=True))
+        await asyncio.sleep(delay)
+        stop.set()
+        assert await asyncio.wait_for(showing, 10) is True, f"stopped after {delay} s"
+
+
+async def test_a_slow_read_is_not_piled_upon(participants, lessons):
+    release, reads = threading.Event(), []
+
+    class SlowReader(FactsReader):
+        def read(self, sessions):
+            reads.append(len(sessions))
+            release.wait(10)
+            return super().read(sessions)
+
+    app = make_dashboard(FakeServer(), participants, lessons)
+    app.reader = SlowReader(participants, lessons, FakeEngine(), memory_of=lambda pid: FIXED_MEMORY)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.1)
+        for _ in range(3):
+            app.screen.refresh_facts()
+        await pilot.pause(0.1)
+        assert reads == [0]  # the first read still runs: no second thread on the same reader
+        release.set()
+        await settle(pilot)
+        app.screen.refresh_facts()
+        await settle(pilot)
+        assert len(reads) >= 2
+
+
+async def test_a_dashboard_that_fails_lets_the_server_go_on_with_its_log(participants, lessons):
+    class BrokenReader(FactsReader):
+        def read(self, sessions):
+            raise RuntimeError("a bug")
+
+    log = ServeLog(echo=False, stamp=lambda: "10:00:00")
+    app = make_dashboard(FakeServer(), participants, lessons, log=log)
+    app.reader = BrokenReader(participants, lessons, FakeEngine())
+    assert await asyncio.wait_for(run_dashboard(app, asyncio.Event(), headless=True), 10) is False
+    assert log.echo  # printed again
+
+
+# ----- the picture ----------------------------------------------------------------------------------------------
+
+
+def test_dashboard_snapshot_three_sessions(snap_compare, participants, lessons):
+    """The whole dashboard at fixed times: how to join, the engine, three sessions, the room, the log."""
+    save_progress(participants, "ada", "second", {"first:shape": True, "first:count": True, "second:loss": False})
+    save_progress(participants, "grace", "first", {"first:shape": False})
+    server = FakeServer()
+    server.join(FakeSession(1, "ada", connected_at=NOW - 1500, last_input=MONOTONIC - 2))
+    server.join(FakeSession(2, "grace", connected_at=NOW - 620, last_input=MONOTONIC - 75))
+    server.join(FakeSession(3, "alan", connected_at=NOW - 5, last_input=MONOTONIC - 5))
+    log = ServeLog(echo=False, stamp=lambda: "10:00:00")
+    for line in ("ada joined from 192.0.2.7 (1 of 40 sessions)", "grace joined from 192.0.2.7 (2 of 40 sessions)",
+                 "alan joined from 192.0.2.7 (3 of 40 sessions)"):
+        log.write(line)
+    app = make_dashboard(server, participants, lessons, engine=FakeEngine(restarts=1), log=log)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
+
+
+# ----- `loss-tutor serve` in a terminal -------------------------------------------------------------------------
+
+SERVE_IN_ITS_TERMINAL = (
+    "import fcntl, sys, termios\n"
+    "fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n"  # so that closing the terminal hangs it up, as a dropped ssh does
+    "from tutor.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+class ServeInATerminal:
+    """`loss-tutor serve` in a terminal of its own (80×24 would do; wider, so that the tables show whole)."""
+
+    def __init__(self, pty: PtySession):
+        self.pty = pty
+        self.screen = pyte.Screen(120, 36)
+        self.stream = pyte.ByteStream(self.screen)
+        self.received = b""
+
+    @classmethod
+    async def start(cls, tmp_path: Path) -> ServeInATerminal:
+        passed_on = ("PATH", "HOME", "LANG", "LOSS_TUTOR_CACHE_DIR", "XDG_CACHE_HOME")
+        env = {name: os.environ[name] for name in passed_on if name in os.environ}
+        env["TERM"] = "xterm-256color"
+        command = [sys.executable, "-I", "-c", SERVE_IN_ITS_TERMINAL, "serve", "--port", "0", "--no-auth",
+                   "--state-dir", str(tmp_path / "workshop")]
+        return cls(await PtySession.start(command, env=env, cwd=tmp_path, size=(120, 36)))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.screen.display)
+
+    async def read_until(self, condition, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "not shown in time; the screen:\n" + self.text
+            try:
+                data = await asyncio.wait_for(self.pty.read(), 0.5)
+            except asyncio.TimeoutError:
+                continue
+            if not data:
+                return
+            self.received += data
+            self.stream.feed(data)
+
+    def engine(self) -> int | None:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    command_line = Path(f"/proc/{entry}/cmdline").read_bytes()
+                    parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError):
+                    continue
+                if parent == self.pty.pid and b"tutor.engine.shared_server" in command_line:
+                    return int(entry)
+        return None
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+async def until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g} s"
+        await asyncio.sleep(0.1)
+
+
+async def test_serve_shows_the_dashboard_and_q_stops_the_server_and_the_engine(tmp_path):
+    serve = await ServeInATerminal.start(tmp_path)
+    try:
+        await serve.read_until(lambda: "Stop the server" in serve.text and "Engine: running" in serve.text)
+        assert "How to join" in serve.text and "Sessions: 0 of 40" in serve.text and "--no-auth" in serve.text
+        engine = serve.engine()
+        assert engine is not None
+        await serve.pty.write(b"q")
+        assert await asyncio.wait_for(serve.pty.wait(), 60) == 0
+        await serve.read_until(lambda: b" stopped\r\n" in serve.received, timeout=10)
+        # the terminal given back before the last lines of the log are printed on it
+        received = serve.received
+        assert received.rfind(b"\x1b[?1049l") > received.rfind(b"\x1b[?1049h") >= 0
+        assert received.rfind(b"stopping: ending 0 session(s)") > received.rfind(b"\x1b[?1049l")
+        await until(lambda: gone(engine), 20, "the engine ending with the server")
+    finally:
+        serve.pty.hang_up()
+        await serve.pty.end(2.0)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "hang-up"])
+async def test_serve_with_the_dashboard_stops_cleanly_on_a_signal(tmp_path, how):
+    serve = await ServeInATerminal.start(tmp_path)
+    try:
+        await serve.read_until(lambda: "Stop the server" in serve.text and "Engine: running" in serve.text)
+        engine = serve.engine()
+        assert engine is not None
+        if how == "SIGTERM":
+            os.kill(serve.pty.pid, signal.SIGTERM)
+            await serve.read_until(lambda: b" stopped\r\n" in serve.received)
+            received = serve.received
+            assert received.rfind(b"\x1b[?1049l") > received.rfind(b"\x1b[?1049h") >= 0  # the terminal given back
+        else:
+            serve.pty.hang_up()  # the instructor's ssh connection drops: SIGHUP, and a terminal that is gone
+        assert await asyncio.wait_for(serve.pty.wait(), 60) == 0
+        await until(lambda: gone(engine), 20, "the engine ending with the server")
+        assert group_members(serve.pty.group) == []
+    finally:
+        serve.pty.hang_up()
+        await serve.pty.end(2.0)

@@ -1,0 +1,150 @@
+"""The instructor's dashboard: `loss-tutor serve` runs it in the instructor's terminal (unless --headless), in
+the same event loop as the SSH server. Quitting it (q, ctrl+c) stops the server; so does the server's stop
+signal, which closes it. Disconnecting a session asks first.
+
+Sending every participant a message, or suggesting a lesson, needs a way into each participant's app, which
+runs in a process of its own and reads nothing from the server once started: not offered here (yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tutor.core.formatting import counted, safe_to_draw
+from tutor.core.lessons import load_lessons
+from tutor.workshop.dashboard_commands import SessionCommands
+from tutor.workshop.dashboard_confirm import ConfirmScreen
+from tutor.workshop.dashboard_facts import EngineView, FactsReader, SessionView
+from tutor.workshop.dashboard_log import ServeLog
+from tutor.workshop.dashboard_screen import DashboardScreen
+from tutor.workshop.options import ServeOptions
+from tutor.workshop.server import WorkshopServer
+
+INSTRUCTOR_FAREWELL = "The instructor has ended your session. Your progress is saved: connect again to resume."
+
+
+class ServerView(Protocol):
+    """What the dashboard needs of tutor/workshop/server.py's WorkshopServer."""
+
+    @property
+    def sessions(self) -> Mapping[int, SessionView]: ...
+
+
+class WorkshopDashboard(App[None]):
+    TITLE = "loss-tutor serve"
+    CSS_PATH = "dashboard.tcss"
+    COMMANDS = App.COMMANDS | {SessionCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Stop the server", tooltip="End every session (asks first), then stop", id="stop"),
+        Binding("ctrl+c", "quit", "Stop the server", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        server: ServerView,
+        reader: FactsReader,
+        log: ServeLog,
+        *,
+        banner: str,
+        max_sessions: int,
+        now: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.server = server
+        self.reader = reader
+        self.server_log = log
+        self.banner = banner
+        self.max_sessions = max_sessions
+        self.now = now
+        self.monotonic = monotonic
+
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **options: Any) -> None:
+        """Notifications carry participants' names: plain text."""
+        super().notify(safe_to_draw(str(message)), title=safe_to_draw(title), markup=markup, **options)
+
+    def get_default_screen(self) -> Screen:
+        return DashboardScreen()
+
+    def ask_to_disconnect(self, number: int) -> None:
+        session = self.server.sessions.get(number)
+        if session is None:
+            self.notify(f"Session {number} has ended already.")
+            return
+        name = safe_to_draw(session.name)
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            if self.server.sessions.get(number) is not session:
+                self.notify(f"{name} has left already.")
+                return
+            session.end(INSTRUCTOR_FAREWELL)
+            self.notify(f"Disconnecting {name} (session {number}).")
+
+        self.push_screen(ConfirmScreen(
+            f"Disconnect {name} (session {number}, from {safe_to_draw(session.address)})?",
+            "Their tutor closes and their progress is saved; they can connect again.",
+        ), answered)
+
+    async def action_quit(self) -> None:
+        """Stop the server: at once if nobody is connected, otherwise after asking."""
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        count = len(self.server.sessions)
+        if count == 0:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(
+            "Stop the workshop server?",
+            f"{counted(count, 'session')} will end; every participant's progress is saved.",
+        ), answered)
+
+
+async def show_dashboard(
+    server: WorkshopServer, engine: EngineView, options: ServeOptions, log: ServeLog, how_to_join: str,
+    stop: asyncio.Event,
+) -> bool:
+    """The dashboard of `loss-tutor serve`, until it is quit or `stop` is set. False if it failed: then the log
+    says so, and printing it goes on."""
+    lessons = await asyncio.to_thread(load_lessons, options.lessons_dir)
+    reader = FactsReader(options.participants_dir, lessons, engine)
+    app = WorkshopDashboard(server, reader, log, banner=how_to_join, max_sessions=options.max_sessions)
+    if await run_dashboard(app, stop):
+        return True
+    log.write("the dashboard has stopped; the server goes on, printing this log; ctrl+c stops it")
+    return False
+
+
+async def run_dashboard(app: WorkshopDashboard, stop: asyncio.Event, *, headless: bool = False) -> bool:
+    """Show the dashboard in this terminal (nowhere if `headless`) until the instructor quits it or `stop` is
+    set; meanwhile the log is not printed. False if the dashboard itself failed (Textual has printed why, or
+    the log says): the server can go on without it."""
+    app.server_log.echo = False
+    showing = asyncio.create_task(app.run_async(headless=headless))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({showing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not showing.done():
+            app.exit()
+        await showing
+    except Exception as error:  # the terminal could not be used: the server goes on with its plain log
+        app.server_log.echo = True
+        app.server_log.write(f"the dashboard could not run: {type(error).__name__}: {error}")
+        return False
+    finally:
+        stopping.cancel()
+        app.server_log.echo = True
+    return app.return_code == 0
