@@ -40,7 +40,7 @@ RULES = (
     # What the app (or a workshop server) uses to reach a computing process: never the model, never Textual.
     Rule(
         "the engines' light side",
-        ("engine/__init__.py", "engine/process.py", "engine/entry.py", "engine/fair_queue.py",
+        ("engine/__init__.py", "engine/process.py", "engine/entry.py", "engine/fair_queue.py", "engine/answer_cache.py",
          "engine/shared_client.py", "engine/shared_wire.py", "engine/shared_supervisor.py"),
         frozenset({TORCH, TIKTOKEN, TEXTUAL}),
     ),

@@ -42,6 +42,7 @@ from tutor.core.report import Report
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
 from tutor.core.protocol import SHARED_ENGINE_ENV, RequestSuperseded
+from tutor.engine.answer_cache import AnswerCache
 from tutor.engine.shared_client import SharedEngine
 from tutor.engine.entry import entry_command
 from tutor.engine.shared_server import EXIT_CRASHED, EXIT_REFUSED, EXIT_TIMED_OUT, SharedServer, listen_in
@@ -198,6 +199,34 @@ def test_two_sessions_are_both_answered(folder, room, model):
     model.let_finish(2)
     assert sorted(asking.source() for asking in asked) == ["first", "second"]
     assert asked[0].outcome() == replace(FIXTURE_REPORT, source="first")  # the whole report, unpickled
+
+
+def test_a_request_answered_before_is_answered_again_without_computing(folder, room, model):
+    """Thirty participants joining all ask for the sample story at the default settings: computed once."""
+    first, second = Client(folder), Client(folder)
+    asked = first.ask(ask_for("the sample story"))
+    assert model.next_started() == "the sample story"
+    model.let_finish()
+    assert asked.outcome() == replace(FIXTURE_REPORT, source="the sample story")
+    assert second.ask(ask_for("the sample story")).outcome() == replace(FIXTURE_REPORT, source="the sample story")
+    assert model.nothing_started()
+    other = second.ask(ask_for("the sample story", batch_size=3))  # other settings: computed
+    assert model.next_started() == "the sample story"
+    model.let_finish()
+    assert not isinstance(other.outcome(), Exception)
+
+
+def test_the_answer_cache_keeps_the_most_recent_answers_within_its_budget():
+    cache = AnswerCache(max_answers=2, max_bytes=10)
+    cache.put(b"a", ({}, b"1234"))
+    cache.put(b"b", ({}, b"1234"))
+    assert cache.get(b"a") == ({}, b"1234")  # now the most recently used
+    cache.put(b"c", ({}, b"1234"))  # over two answers: b, the least recently used, goes
+    assert (cache.get(b"a"), cache.get(b"b"), len(cache)) == (({}, b"1234"), None, 2)
+    cache.put(b"d", ({}, b"12345678"))  # over ten bytes: the oldest go until it fits
+    assert (cache.get(b"a"), cache.get(b"c"), cache.get(b"d")) == (None, None, ({}, b"12345678"))
+    cache.put(b"e", ({}, b"12345678901"))  # bigger than the whole budget: not kept
+    assert cache.get(b"e") is None and len(cache) == 1
 
 
 def test_three_sessions_take_turns_and_are_told_their_places(folder, room, model):

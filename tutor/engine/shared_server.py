@@ -47,6 +47,7 @@ from typing import TextIO
 from tutor.core.protocol import MAX_REQUEST_BYTES, Request
 from tutor.core.report import Report
 from tutor.core.settings import max_positions
+from tutor.engine.answer_cache import AnswerCache
 from tutor.engine.fair_queue import FairQueue
 from tutor.engine.process import MODEL_LOAD_BUDGET_S, time_budget
 from tutor.engine.shared_wire import SOCKET_NAME, UnsafeSocketFolder, check_private_folder, dump_report, message
@@ -156,6 +157,7 @@ class SharedServer:
         self._exit_code = 0
         self._stopping = asyncio.Event()  # bound to the loop that first waits on it, in `run`
         self._work_waiting = asyncio.Event()
+        self._answers = AnswerCache()  # touched only on the worker thread
 
     def stop(self) -> None:
         """End `run` (call it on the event loop's thread, or before `run`)."""
@@ -313,6 +315,10 @@ class SharedServer:
         """The answer's fields and body, made on the worker thread (pickling a big report takes a while)."""
         if self._startup_error is not None:
             return {"status": "failed", "message": self._startup_error}, b""
+        key = request.to_json()
+        answered_before = self._answers.get(key)
+        if answered_before is not None:
+            return answered_before
         try:
             report = self._compute(request)
         except ValueError as error:
@@ -324,7 +330,9 @@ class SharedServer:
             where = f"{Path(last.filename).name}:{last.lineno}"
             return {"status": "failed", "message": f"{type(error).__name__}: {error} ({where})"}, b""
         body = dump_report(report)
-        return {"status": "ok", "bytes": len(body)}, body
+        answer = {"status": "ok", "bytes": len(body)}, body
+        self._answers.put(key, answer)
+        return answer
 
 
 async def _skip_rest_of_line(reader: asyncio.StreamReader) -> bool:
