@@ -10,13 +10,11 @@ from report_fixture import assert_reports_close
 from rich.text import Text
 from textual.widgets import Static
 
-from tutor.engine.in_process import InProcessEngine
-
 from tutor.core.protocol import Request
-
-from tutor.lm.compute import compute_report
 from tutor.core.settings import Settings
 from tutor.core.texts import SAMPLE_TEXT_PATH, read_text_file
+from tutor.engine.in_process import InProcessEngine
+from tutor.lm.compute import compute_report
 from tutor.ui.screenshots import settle
 from tutor.ui.widgets.token_table import TokenTable
 

@@ -17,11 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from tutor.core.protocol import EngineError, Request
-
-from tutor.engine.in_process import InProcessEngine
 from tutor.core.report import Report
 from tutor.core.settings import Settings
 from tutor.core.texts import SAMPLE_TEXT_PATH, describe, read_text_file
+from tutor.engine.in_process import InProcessEngine
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEFAULT_REPORT_PATH = FIXTURES / "default_report.json"

@@ -9,7 +9,6 @@ import shutil
 import threading
 
 import pytest
-
 from app_helpers import (
     CachedEngine,
     GatedEngine,

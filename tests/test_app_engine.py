@@ -12,9 +12,8 @@ import pytest
 from app_helpers import CachedEngine, assert_numbers_close, expected_report, record_notifications
 
 from tutor.core.protocol import EngineClosed, EngineDied, EngineTimedOut
-
-from tutor.engine.process import ProcessEngine
 from tutor.core.settings import Settings
+from tutor.engine.process import ProcessEngine
 
 SIZE = (100, 32)
 PATIENCE_S = 120.0  # a liveness bound for a real engine, on a busy machine; not a speed target

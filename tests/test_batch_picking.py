@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
-from tutor.lm.data import GPTDatasetV1, batch_window_indices, dataloader_from_ids, windows_at
 from tutor.core.settings import Settings
 from tutor.core.windows import count_windows
+from tutor.lm.data import GPTDatasetV1, batch_window_indices, dataloader_from_ids, windows_at
 from tutor.lm.walkthrough import Walkthrough
 
 

@@ -10,9 +10,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from tutor.lm.bug_lab import BUGS, EXTREME_SCALE, BugResult, run_all, run_bug
 from tutor.core.formatting import format_number
 from tutor.core.settings import Settings
+from tutor.lm.bug_lab import BUGS, EXTREME_SCALE, BugResult, run_all, run_bug
 from tutor.lm.walkthrough import Walkthrough
 
 TEXT = "The quick brown fox jumps over the lazy dog. " * 20

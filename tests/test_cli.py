@@ -10,11 +10,11 @@ import pytest
 from report_fixture import assert_reports_close
 
 from tutor.cli import main
-from tutor.lm.data import create_dataloader
 from tutor.core.protocol import Request
-from tutor.lm.compute import compute_report
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
+from tutor.lm.compute import compute_report
+from tutor.lm.data import create_dataloader
 from tutor.lm.tokenizer import encode
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -5,8 +5,8 @@ import re
 import pytest
 import torch
 
-from tutor.lm.data import GPTDatasetV1, create_dataloader, tokenize
 from tutor.core.texts import sample_text
+from tutor.lm.data import GPTDatasetV1, create_dataloader, tokenize
 from tutor.lm.tokenizer import encode
 
 # 11 sentences of plain English: enough tokens for the small settings below

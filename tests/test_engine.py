@@ -16,12 +16,11 @@ from types import SimpleNamespace
 import pytest
 from report_fixture import assert_reports_close
 
-from tutor.engine.in_process import InProcessEngine
-
 from tutor.core.protocol import LearnerError, Request
 from tutor.core.session import Outcome, Session
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text, text_from_string
+from tutor.engine.in_process import InProcessEngine
 
 SHORT_TEXT = "Hello there"
 ROOT = Path(__file__).resolve().parent.parent

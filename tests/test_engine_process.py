@@ -19,11 +19,11 @@ import pytest
 from report_fixture import assert_reports_close
 
 import tutor
-from tutor.engine.process import TIME_BUDGET_MIN_S, ProcessEngine, child_command, time_budget
 from tutor.core.protocol import EngineClosed, EngineDied, EngineTimedOut, Request
-from tutor.engine.in_process import InProcessEngine
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
+from tutor.engine.in_process import InProcessEngine
+from tutor.engine.process import TIME_BUDGET_MIN_S, ProcessEngine, child_command, time_budget
 from tutor.lm.weights import cache_dir
 
 PACKAGE_ROOT = str(Path(tutor.__file__).resolve().parent.parent)

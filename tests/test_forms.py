@@ -8,14 +8,14 @@ import threading
 from app_helpers import GatedEngine, assert_numbers_close, expected_report, press_and_settle, settle, shown
 from textual.widgets import Input, TextArea
 
-from tutor.lm.data import tokenize as encode
 from tutor.core.protocol import Request
+from tutor.core.settings import Settings
+from tutor.core.texts import MAX_TEXT_CHARS, sample_text, text_from_string
 from tutor.lm.compute import compute_report
+from tutor.lm.data import tokenize as encode
 from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.settings_screen import FIELDS, SettingsScreen
 from tutor.ui.screens.text_screen import TextScreen
-from tutor.core.settings import Settings
-from tutor.core.texts import MAX_TEXT_CHARS, sample_text, text_from_string
 
 SIZE = (100, 32)
 

@@ -16,18 +16,18 @@ from hypothesis import strategies as st
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input
 
-from tutor.ui.app import MIN_HEIGHT, MIN_WIDTH
 from tutor.cli import main
-from tutor.engine.in_process import InProcessEngine
-from tutor.core.protocol import LearnerError, Request
 from tutor.core.lessons import load_lessons
 from tutor.core.progress import ProgressStore
+from tutor.core.protocol import LearnerError, Request
+from tutor.core.settings import Settings
+from tutor.core.texts import SAMPLE_TEXT_PATH, describe, read_text_file, text_from_string
+from tutor.engine.in_process import InProcessEngine
+from tutor.ui.app import MIN_HEIGHT, MIN_WIDTH
 from tutor.ui.screens.help import HelpScreen
 from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.settings_screen import SettingsScreen
 from tutor.ui.screens.too_small import TooSmallScreen
-from tutor.core.settings import Settings
-from tutor.core.texts import SAMPLE_TEXT_PATH, describe, read_text_file, text_from_string
 
 BIG, SMALL = (100, 30), (50, 15)
 

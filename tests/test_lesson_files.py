@@ -70,8 +70,8 @@ def model():
 
 
 def walkthrough_and_report(settings: Settings, model):
-    from tutor.lm.report_builder import build_report
     from tutor.core.texts import sample_text
+    from tutor.lm.report_builder import build_report
     from tutor.lm.walkthrough import Walkthrough
 
     walkthrough = Walkthrough(sample_text(), settings, model=model)
@@ -176,8 +176,8 @@ def test_check_answers_are_not_given_away_by_their_own_lesson(lessons):
 
 @pytest.mark.parametrize("settings", SETTINGS)
 def test_snippets_run_in_order_and_match_the_walkthrough(lessons, model, settings):
-    from tutor.lm.data import create_dataloader
     from tutor.core.texts import sample_text
+    from tutor.lm.data import create_dataloader
     from tutor.lm.tokenizer import get_tokenizer
 
     w, _ = walkthrough_and_report(settings, model)

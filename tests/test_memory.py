@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tutor.lm.bug_lab import run_all
-from tutor.lm.report_builder import TOP_K, build_report, format_tensor, format_unmade_tensor
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
+from tutor.lm.bug_lab import run_all
+from tutor.lm.report_builder import TOP_K, build_report, format_tensor, format_unmade_tensor
 from tutor.lm.walkthrough import CHUNK_POSITIONS, Walkthrough, cross_entropy
 
 VOCAB_SIZE = 50257

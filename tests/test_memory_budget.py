@@ -16,8 +16,6 @@ import tutor.engine.child
 import tutor.lm.compute
 from tutor import cli
 from tutor.core.protocol import Request
-from tutor.engine.child import serve
-from tutor.ui.screens.settings_screen import FIELDS, SettingsScreen
 from tutor.core.settings import (
     HARD_MAX_POSITIONS,
     MAX_POSITIONS_ENV,
@@ -28,6 +26,8 @@ from tutor.core.settings import (
     settings_or_reasons,
 )
 from tutor.core.texts import sample_text
+from tutor.engine.child import serve
+from tutor.ui.screens.settings_screen import FIELDS, SettingsScreen
 
 OVER = Settings(batch_size=HARD_MAX_POSITIONS // MODEL_CONTEXT_LENGTH + 1, context_length=MODEL_CONTEXT_LENGTH)
 

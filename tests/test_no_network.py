@@ -6,10 +6,9 @@ import socket
 import pytest
 
 from tutor.core.protocol import Request
-
-from tutor.lm.compute import compute_report
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
+from tutor.lm.compute import compute_report
 
 
 @pytest.fixture

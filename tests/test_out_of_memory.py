@@ -11,15 +11,15 @@ import sys
 
 import pytest
 
-import tutor.lm.bug_lab
 import tutor.engine.child
+import tutor.lm.bug_lab
 import tutor.lm.walkthrough
 from tutor import cli
-from tutor.lm.bug_lab import run_all
 from tutor.core.protocol import Request
-from tutor.engine.child import serve
 from tutor.core.settings import MAX_POSITIONS_ENV, Settings
 from tutor.core.texts import sample_text
+from tutor.engine.child import serve
+from tutor.lm.bug_lab import run_all
 from tutor.lm.walkthrough import OutOfMemory, Walkthrough, is_out_of_memory
 
 TORCH_MESSAGE = (

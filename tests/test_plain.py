@@ -7,9 +7,9 @@ import pytest
 
 from tutor.core.formatting import format_number, visible
 from tutor.core.plain import render_plain
-from tutor.lm.report_builder import build_report
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
+from tutor.lm.report_builder import build_report
 from tutor.lm.walkthrough import Walkthrough, default_model
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

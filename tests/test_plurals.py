@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from tutor.core.protocol import Request
-from tutor.lm.compute import compute_report
 from tutor.core.plain import render_plain
+from tutor.core.protocol import Request
 from tutor.core.settings import Settings, settings_or_reasons
 from tutor.core.windows import check_enough_tokens
+from tutor.lm.compute import compute_report
 
 TWO_TOKENS = "Hello world"  # GPT-2: "Hello", " world"
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tutor.lm.bug_lab import run_all
 from tutor.core.report import TENSOR_NAMES, VALUE_NAMES, Report
-from tutor.lm.report_builder import TOP_K, build_report
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
+from tutor.lm.bug_lab import run_all
+from tutor.lm.report_builder import TOP_K, build_report
 from tutor.lm.walkthrough import Walkthrough, default_model
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from tutor.core.report import TENSOR_NAMES
-from tutor.lm.report_builder import CONTEXT_TOKENS_SHOWN, PRINT_OPTIONS, build_report, format_tensor
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
+from tutor.lm.report_builder import CONTEXT_TOKENS_SHOWN, PRINT_OPTIONS, build_report, format_tensor
 from tutor.lm.tokenizer import decode
 from tutor.lm.walkthrough import Walkthrough, default_model
 

@@ -3,14 +3,13 @@ progress file and the palette's "Start over" each give a fresh start."""
 
 from __future__ import annotations
 
-
 from app_helpers import press_and_settle, record_notifications, settle
 from textual.command import CommandPalette
 from textual.widgets import Input
 
 from tutor.core.progress import Progress, ProgressStore, state_dir
-from tutor.ui.screens.lesson import LessonScreen
 from tutor.core.settings import Settings
+from tutor.ui.screens.lesson import LessonScreen
 
 SIZE = (100, 32)
 SAVED = Progress(

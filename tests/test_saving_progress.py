@@ -12,7 +12,6 @@ from textual.command import CommandPalette
 from textual.widgets import Input
 
 from tutor.core.progress import Progress, ProgressStore
-from tutor.ui.screens.lesson import LessonScreen
 from tutor.core.settings import Settings
 
 SIZE = (100, 32)

@@ -3,7 +3,6 @@ their (de)serialisation."""
 
 import pytest
 
-from tutor.lm.model import GPT_CONFIG_124M
 from tutor.core.settings import (
     MAX_POSITIONS_ENV,
     MODEL_CONTEXT_LENGTH,
@@ -13,6 +12,7 @@ from tutor.core.settings import (
     check_window_settings,
     settings_or_reasons,
 )
+from tutor.lm.model import GPT_CONFIG_124M
 
 SEED_RULE = f"seed must be {SEED_MIN} to {SEED_MAX} (what PyTorch accepts)"
 

@@ -31,20 +31,21 @@ from report_fixture import DEFAULT_REPORT_PATH, assert_reports_close, default_re
 import tutor
 from tutor.core.protocol import (
     MAX_REQUEST_BYTES,
+    SHARED_ENGINE_ENV,
     EngineClosed,
     EngineDied,
     EngineError,
     EngineTimedOut,
     LearnerError,
     Request,
+    RequestSuperseded,
 )
 from tutor.core.report import Report
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
-from tutor.core.protocol import SHARED_ENGINE_ENV, RequestSuperseded
 from tutor.engine.answer_cache import AnswerCache
-from tutor.engine.shared_client import SharedEngine
 from tutor.engine.entry import entry_command
+from tutor.engine.shared_client import SharedEngine
 from tutor.engine.shared_server import EXIT_CRASHED, EXIT_REFUSED, EXIT_TIMED_OUT, SharedServer, listen_in
 from tutor.engine.shared_supervisor import EngineSupervisor, _end
 from tutor.engine.shared_wire import SOCKET_NAME, UnsafeSocketFolder, read_message

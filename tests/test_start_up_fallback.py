@@ -3,8 +3,8 @@ sample story; never what was asked for on the command line."""
 
 from dataclasses import replace
 
-from tutor.core.startup import start_up_fallback
 from tutor.core.settings import Settings
+from tutor.core.startup import start_up_fallback
 
 REASON = "batch number 6000 does not exist: this text makes 12 batches (numbered 0 to 11)"
 SAVED = Settings(batch_size=4, context_length=16, stride=8, batch_index=6000)

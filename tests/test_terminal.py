@@ -20,13 +20,14 @@ import pytest
 from app_helpers import settle, view
 from hypothesis import given
 from hypothesis import strategies as st
+from processes import children
 from textual import events
 from textual.widgets import Input, Static, TextArea
 
-from tutor.engine.in_process import InProcessEngine
 from tutor.core.formatting import CONTROL_CHARACTERS, safe_to_draw, visible
 from tutor.core.lessons import fill_placeholders, load_lessons
 from tutor.core.texts import read_text_file, text_from_string
+from tutor.engine.in_process import InProcessEngine
 from tutor.ui.widgets.token_table import TokenTable
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -426,19 +427,6 @@ def _read_available(fd: int, wait: float = 0.2) -> bytes:
     return data
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
 def _running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -517,7 +505,7 @@ def _first_frame_then_next_lesson(tutor: TutorInTerminal) -> list[int]:
     assert tutor.read_until(b"\x1b[?1049h") and tutor.read_until(b"lesson 0 of"), tutor.output[-2000:]
     os.write(tutor.fd, b"n")
     assert tutor.read_until(b"lesson 1 of"), tutor.output[-2000:]
-    engine = _children(tutor.pid)
+    engine = children(tutor.pid)
     assert engine, "the engine process is running"
     return engine
 

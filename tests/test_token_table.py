@@ -5,8 +5,8 @@ from __future__ import annotations
 from app_helpers import assert_numbers_close, expected_report, press_and_settle, settle
 
 from tutor.core.formatting import format_number
-from tutor.ui.screens.inspector import InspectorScreen
 from tutor.core.settings import Settings
+from tutor.ui.screens.inspector import InspectorScreen
 from tutor.ui.widgets.token_table import TokenTable, cell, context_tail, token_label
 
 SIZE = (120, 40)

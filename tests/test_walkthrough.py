@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from tutor.core.settings import Settings
-from tutor.core.windows import count_batches, count_windows
 from tutor.core.texts import sample_text
+from tutor.core.windows import count_batches, count_windows
 from tutor.lm.tokenizer import decode, encode
 from tutor.lm.walkthrough import Walkthrough, default_model
 

@@ -24,7 +24,13 @@ from tutor.workshop.dashboard import INSTRUCTOR_FAREWELL, WorkshopDashboard, run
 from tutor.workshop.dashboard_confirm import ConfirmScreen
 from tutor.workshop.dashboard_engine import EngineLine, engine_words
 from tutor.workshop.dashboard_facts import (
-    EngineFacts, FactsReader, Memory, SessionCopy, process_memory, read_progress, room_picture,
+    EngineFacts,
+    FactsReader,
+    Memory,
+    SessionCopy,
+    process_memory,
+    read_progress,
+    room_picture,
 )
 from tutor.workshop.dashboard_log import ServeLog
 from tutor.workshop.dashboard_room import RoomTable

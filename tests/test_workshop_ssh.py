@@ -20,6 +20,7 @@ from pathlib import Path
 import asyncssh
 import pyte
 import pytest
+from processes import children
 
 from tutor.core.lessons import load_lessons
 from tutor.workshop.names import participant_name
@@ -378,19 +379,6 @@ def _command_line(pid: int) -> str:
         return ""
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
 async def until_redrawn(terminal: Terminal, condition, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -426,15 +414,15 @@ class ServeCommand:
         self.fingerprint = re.search(r"host key fingerprint: (\S+)", self.banner)[1]
 
     def session_group(self) -> int:
-        (leader,) = [pid for pid in _children(self.process.pid) if "tutor.workshop.session_entry" in _command_line(pid)]
+        (leader,) = [pid for pid in children(self.process.pid) if "tutor.workshop.session_entry" in _command_line(pid)]
         return leader
 
     def engine(self) -> int:
-        (engine,) = [pid for pid in _children(self.process.pid) if "tutor.engine.shared_server" in _command_line(pid)]
+        (engine,) = [pid for pid in children(self.process.pid) if "tutor.engine.shared_server" in _command_line(pid)]
         return engine
 
     def kill(self) -> None:
-        for leader in _children(self.process.pid):
+        for leader in children(self.process.pid):
             for pid in group_members(leader):
                 os.kill(pid, signal.SIGKILL)
         if self.process.poll() is None:

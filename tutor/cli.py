@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from tutor.core.formatting import safe_to_draw
+from tutor.core.protocol import SHARED_ENGINE_ENV
 from tutor.core.settings import MAX_POSITIONS_ENV, Settings, max_positions, parse_max_positions
 from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, describe, read_text_file
 from tutor.core.workshop_texts import WorkshopTexts
-from tutor.core.protocol import SHARED_ENGINE_ENV
 
 PROG = "loss-tutor"
 

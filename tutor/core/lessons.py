@@ -28,10 +28,10 @@ from pathlib import Path
 
 import yaml
 
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it: 10× faster
-
 from tutor.core.formatting import safe_to_draw
 from tutor.core.report import TENSOR_NAMES, VALUE_NAMES
+
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it: 10× faster
 
 STAGES = ("overview", "tokens", "forward", "probabilities", "log_probs", "loss", "perplexity", "recap", "bug_lab", "heatmap")
 PANES = ("explanation", "code", "tensors", "tokens", "heatmap", "bug_lab")

@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tutor.core.protocol import (
-    EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, Request, RequestSuperseded,
+    EngineClosed,
+    EngineDied,
+    EngineError,
+    EngineTimedOut,
+    LearnerError,
+    Request,
+    RequestSuperseded,
 )
 from tutor.core.report import Report
 from tutor.engine.shared_wire import (

@@ -24,10 +24,10 @@ from functools import cache, cached_property
 import torch
 import torch.nn as nn
 
-from tutor.lm.data import batch_window_indices, tokenize, windows_at
-from tutor.lm.model import GPTModel
 from tutor.core.settings import Settings
 from tutor.core.windows import check_batch_number, count_batches, count_windows
+from tutor.lm.data import batch_window_indices, tokenize, windows_at
+from tutor.lm.model import GPTModel
 from tutor.lm.tokenizer import decode
 
 TOP_K = 10  # candidates kept per position

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import threading
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,27 +21,40 @@ from textual.signal import Signal
 from textual.widget import AwaitMount
 from textual.worker import Worker, get_current_worker
 
-from tutor.ui.commands import LessonCommands
-from tutor.ui.ending_signals import quit_on_ending_signals
-from tutor.core.protocol import (
-    Engine, EngineClosed, EngineDied, EngineError, EngineTimedOut, LearnerError, Request, RequestSuperseded,
-    describe_exit,
-)
-from tutor.engine.process import ProcessEngine
 from tutor.core.formatting import safe_to_draw
 from tutor.core.lessons import Lesson, LessonSet, builtin_lessons_dir, load_lessons
-from tutor.ui.light_input import with_light_input
-from tutor.ui.messages import (
-    ComputeFailed, EngineNotice, EngineQueued, EngineReplaced, LessonsChanged, ProgressNotSaved, ReportReady,
-)
 from tutor.core.progress import Progress, ProgressError, ProgressStore
 from tutor.core.progress_saver import ProgressSaver, ProgressSnapshot
+from tutor.core.protocol import (
+    Engine,
+    EngineClosed,
+    EngineDied,
+    EngineError,
+    EngineTimedOut,
+    LearnerError,
+    Request,
+    RequestSuperseded,
+    describe_exit,
+)
 from tutor.core.report import Report
-from tutor.core.startup import load_progress, session_from_progress, start_up_fallback
 from tutor.core.session import Attempt, Session, lesson_to_show
 from tutor.core.settings import Settings
+from tutor.core.startup import load_progress, session_from_progress, start_up_fallback
 from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, read_text_file
 from tutor.core.workshop_texts import WorkshopTexts
+from tutor.engine.process import ProcessEngine
+from tutor.ui.commands import LessonCommands
+from tutor.ui.ending_signals import quit_on_ending_signals
+from tutor.ui.light_input import with_light_input
+from tutor.ui.messages import (
+    ComputeFailed,
+    EngineNotice,
+    EngineQueued,
+    EngineReplaced,
+    LessonsChanged,
+    ProgressNotSaved,
+    ReportReady,
+)
 from tutor.ui.widgets.visible_controls import DropControlCharacters
 
 MIN_WIDTH, MIN_HEIGHT = 60, 18

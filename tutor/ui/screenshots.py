@@ -35,8 +35,8 @@ async def settle(pilot: Pilot, max_rounds: int = 500) -> None:
 async def _render(
     directory: Path, size: tuple[int, int], settings: Settings, loaded_text: LoadedText, lessons_dir: Path | None
 ) -> list[Path]:
-    from tutor.ui.app import TutorApp
     from tutor.engine.in_process import InProcessEngine
+    from tutor.ui.app import TutorApp
 
     app = TutorApp(
         settings_overrides=settings.to_dict(),

@@ -12,8 +12,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Input, Label, Static, Switch
 
 from tutor.core.formatting import safe_to_draw
-from tutor.ui.screens.computing_form import ComputingForm
 from tutor.core.settings import MODEL_CONTEXT_LENGTH, settings_or_reasons
+from tutor.ui.screens.computing_form import ComputingForm
 from tutor.ui.widgets.visible_controls import ControlPictures
 
 FIELDS = {

@@ -13,9 +13,9 @@ from textual.widgets import Footer, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from tutor.core.formatting import CONTROL_CHARACTERS, safe_to_draw
-from tutor.ui.screens.computing_form import ComputingForm
 from tutor.core.texts import LoadedText, TextError, describe, read_text_file, text_from_string
 from tutor.core.workshop_texts import WorkshopTexts
+from tutor.ui.screens.computing_form import ComputingForm
 from tutor.ui.widgets.visible_controls import ControlPictures
 
 
