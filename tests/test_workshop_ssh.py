@@ -397,11 +397,11 @@ def controlling_terminal(pid: int) -> int:
 class ServeCommand:
     """`loss-tutor serve` as an instructor starts it, with what its banner says."""
 
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, *options: str):
         self.state_dir = tmp_path / "workshop"
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("loss-tutor")), "serve", "--port", "0", "--state-dir",
-             str(self.state_dir), "--headless"],
+             str(self.state_dir), "--headless", *options],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         )
         self.banner = ""
@@ -485,3 +485,22 @@ async def test_the_tutor_over_ssh_redraws_at_a_new_size_resumes_by_name_and_ends
     await until(lambda: not running(engine), timeout=20, what="the room's engine ending with the server")
     log = serve.process.stdout.read()
     assert "ada joined from 127.0.0.1" in log and "ada disconnected" in log and "ada was disconnected by the server" in log
+
+
+async def test_over_ssh_a_participant_is_offered_the_workshops_texts_and_no_way_to_name_a_path(tmp_path):
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "fable.txt").write_text("The fox and the grapes. " * 40, encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("the server's own file", encoding="utf-8")
+    (texts / "shortcut.txt").symlink_to(tmp_path / "secret.txt")
+    serve = ServeCommand(tmp_path, "--texts", str(texts))
+    try:
+        terminal = await open_terminal(serve.port, "ada", password=serve.password, size=(120, 40))
+        await terminal.read_until("lesson 0 of", timeout=60)
+        terminal.type("e")
+        await until_redrawn(terminal, lambda: "fable.txt" in terminal.text)
+        assert "Or open a file" in terminal.text
+        assert "shortcut.txt" not in terminal.text  # a link out of the folder is not offered
+        assert "path to a UTF-8 text file" not in terminal.text  # the standalone form's path field is not there
+    finally:
+        serve.kill()
