@@ -46,7 +46,7 @@ class Session:
     row: int = 0  # which batch row the tables show
     outcome: Outcome = Outcome()
     lesson_id: str | None = None  # the lesson in view (None: no lesson is loaded); where the next start resumes
-    queue_place: int | None = None  # where a shared engine has the attempt: 1 is next, 0 computing; None: not said
+    attempt_place: int | None = None  # what a shared engine last said of the attempt's place (see `queue_place`)
 
     @property
     def problem(self) -> str | None:
@@ -61,7 +61,7 @@ class Session:
         self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None
     ) -> Attempt:
         self.generation += 1
-        self.queue_place = None
+        self.attempt_place = None
         self.attempt = Attempt(
             generation=self.generation,
             text=text or self.text,
@@ -74,7 +74,7 @@ class Session:
         if self.attempt is None or generation != self.attempt.generation:
             return False
         self.text, self.settings, self.text_path = self.attempt.text, self.attempt.settings, self.attempt.text_path
-        self.report, self.attempt, self.queue_place = report, None, None
+        self.report, self.attempt = report, None
         self.outcome = Outcome(generation)
         self.row = min(self.row, report.batch_size - 1)
         return True
@@ -82,7 +82,7 @@ class Session:
     def fail(self, generation: int, reason: str) -> bool:
         if self.attempt is None or generation != self.attempt.generation:
             return False
-        self.attempt, self.queue_place = None, None
+        self.attempt = None
         self.outcome = Outcome(generation, reason)
         return True
 
@@ -90,15 +90,20 @@ class Session:
         """Forget an attempt the learner cancelled; its answer will be ignored."""
         if self.attempt is None or generation != self.attempt.generation:
             return False
-        self.attempt, self.queue_place = None, None
+        self.attempt = None
         return True
 
     def queued(self, place: int) -> bool:
         """A shared engine says where the attempt is in its queue. False (and ignored) with no attempt waiting."""
         if self.attempt is None:
             return False
-        self.queue_place = place
+        self.attempt_place = place
         return True
+
+    @property
+    def queue_place(self) -> int | None:
+        """Where a shared engine has the attempt in progress: 1 is next, 0 computing; None: no attempt, or not said."""
+        return self.attempt_place if self.attempt is not None else None
 
     @property
     def waiting_words(self) -> str:
