@@ -41,7 +41,8 @@ RULES = (
     Rule(
         "the engines' light side",
         ("engine/__init__.py", "engine/process.py", "engine/entry.py", "engine/fair_queue.py", "engine/answer_cache.py",
-         "engine/shared_client.py", "engine/shared_wire.py", "engine/shared_supervisor.py"),
+         "engine/shared_client.py", "engine/shared_wire.py", "engine/shared_status.py",
+         "engine/shared_supervisor.py"),
         frozenset({TORCH, TIKTOKEN, TEXTUAL}),
     ),
     Rule("workshop", ("workshop",), frozenset({TORCH, TIKTOKEN})),  # the SSH server; each session's app is its own process

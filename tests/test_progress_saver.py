@@ -8,7 +8,7 @@ from tutor.core.progress_saver import ProgressSaver
 
 
 def state(saver: ProgressSaver, lesson_id: str, seen=("overview",)):
-    return saver.snapshot(lesson_id=lesson_id, seen=list(seen), checks={}, settings={"batch_size": 2},
+    return saver.snapshot(lesson_id=lesson_id, seen=list(seen), checks={}, first_tries={}, settings={"batch_size": 2},
                           text=None, text_path=None)
 
 

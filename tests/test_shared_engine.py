@@ -22,13 +22,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 from report_fixture import DEFAULT_REPORT_PATH, assert_reports_close, default_request, load_fixture
 
 import tutor
+from tutor.core.lessons import LessonSet
 from tutor.core.protocol import (
     MAX_REQUEST_BYTES,
     SHARED_ENGINE_ENV,
@@ -47,9 +48,18 @@ from tutor.engine.answer_cache import AnswerCache
 from tutor.engine.entry import entry_command
 from tutor.engine.shared_client import SharedEngine
 from tutor.engine.shared_server import EXIT_CRASHED, EXIT_REFUSED, EXIT_TIMED_OUT, SharedServer, listen_in
+from tutor.engine.shared_status import (
+    STATUS_QUERY,
+    Computing,
+    EngineStatus,
+    EngineStatusUnavailable,
+    ask_engine_status,
+    read_status_answer,
+)
 from tutor.engine.shared_supervisor import EngineSupervisor, _end
 from tutor.engine.shared_wire import SOCKET_NAME, UnsafeSocketFolder, read_message
 from tutor.lm.weights import cache_dir
+from tutor.workshop.dashboard_facts import FactsReader, QueuePlace, SessionCopy
 
 LIVENESS_S = 30.0  # how long a test waits for something that should happen at once before calling it stuck
 ENGINE_START_S = 180.0  # the real engine imports torch and loads the model: slow on a busy machine
@@ -459,6 +469,153 @@ def test_a_session_waits_for_an_engine_that_is_starting_and_gives_up_in_the_end(
     assert time.monotonic() - started < 5
 
 
+# ----- what the engine says of itself (the instructor's dashboard) -------------------------------------------
+
+
+class Clock:
+    """The engine's monotonic clock, set by the test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# A participant's app, as far as the engine sees it: a process leading its own process group, asking once.
+ASKS_ONCE = r"""
+import sys
+from tutor.core.protocol import Request
+from tutor.core.settings import Settings
+from tutor.core.texts import sample_text
+from tutor.engine.shared_client import SharedEngine
+print(SharedEngine(sys.argv[1]).compute(Request(sample_text(), Settings(), sys.argv[2])).source, flush=True)
+"""
+
+
+@dataclass
+class RoomsEngine:
+    """The engine as the dashboard sees it (tutor/workshop/dashboard_facts.py EngineView), asking a real one."""
+
+    folder: Path
+    pid: int = os.getpid()
+    restarts: int = 0
+    refused: str | None = None
+
+    def status(self) -> EngineStatus:
+        return ask_engine_status(self.folder)
+
+
+def test_the_engine_says_whose_requests_wait_whose_is_computed_and_how_long_computing_took(folder, model, tmp_path):
+    clock = Clock(100.0)
+    room = RoomOnAThread(folder, compute=model.compute, load=lambda: None, clock=clock)
+    participant = None
+    try:
+        wait_for(lambda: ask_engine_status(folder).loaded, "the model loaded")
+        assert ask_engine_status(folder) == EngineStatus(
+            loaded=True, waiting=(), computing=None, last_compute_s=None, answered=0, from_cache=0
+        )
+        participant = subprocess.Popen([sys.executable, "-c", ASKS_ONCE, str(folder), "theirs"],
+                                       stdout=subprocess.PIPE, start_new_session=True)
+        assert model.next_started() == "theirs"
+        mine = Client(folder)
+        asked = mine.ask(ask_for("mine"))
+        mine.wait_for_place(1)
+        clock.now = 102.5
+        status = ask_engine_status(folder)
+        assert status.waiting == (os.getpid(),)  # each connection's process, as the kernel says
+        assert status.computing == Computing(participant.pid, 2.5)
+        assert (status.last_compute_s, status.answered) == (None, 0)
+
+        # the dashboard finds each process's session by its process group
+        reader = FactsReader(tmp_path, LessonSet(()), RoomsEngine(folder), memory_of=lambda pid: None)
+        facts = reader.read([
+            SessionCopy(1, "ada", "192.0.2.7", 60.0, 1.0, group=os.getpgrp()),
+            SessionCopy(2, "grace", "192.0.2.8", 60.0, 1.0, group=participant.pid),  # it leads its group
+            SessionCopy(3, "alan", "192.0.2.9", 60.0, 1.0, group=None),
+        ])
+        assert [row.queue for row in facts.sessions] == [QueuePlace(place=1), QueuePlace(computing=True), QueuePlace()]
+        assert facts.engine.computing_for == "grace (session 2)"
+
+        model.let_finish()
+        assert participant.stdout.readline() == b"theirs\n" and participant.wait(LIVENESS_S) == 0
+        assert model.next_started() == "mine"
+        status = ask_engine_status(folder)
+        assert status.computing == Computing(os.getpid(), 0.0) and status.waiting == ()
+        assert (status.last_compute_s, status.answered, status.from_cache) == (2.5, 1, 0)
+        clock.now = 103.25
+        model.let_finish()
+        assert asked.source() == "mine"
+        again = Client(folder).ask(ask_for("mine"))  # answered from the recent answers, not computed
+        assert again.source() == "mine" and model.nothing_started()
+        assert ask_engine_status(folder) == EngineStatus(
+            loaded=True, waiting=(), computing=None, last_compute_s=0.75, answered=3, from_cache=1
+        )
+    finally:
+        if participant is not None:
+            participant.kill()
+            participant.wait(LIVENESS_S)
+        room.stop()
+
+
+def test_the_status_query_is_a_line_of_its_own_kind_and_nothing_like_it_is_taken_for_it(folder, room, model):
+    sock, stream = raw_connection(folder)
+    with sock:
+        sock.sendall(STATUS_QUERY)
+        assert read_status_answer(stream.readline()).waiting == ()
+        for near_miss in (b'{"query": "queue"}\n', b'{"query": "status", "text": ""}\n', b'{"query": ["status"]}\n'):
+            sock.sendall(near_miss)
+            answer = next_message(stream)
+            assert answer["status"] == "failed" and "could not be read" in answer["message"]
+        sock.sendall(ask_for("after").to_json())  # the lines are counted as ever: this is the fifth
+        assert next_message(stream) == {"request": 5, "queued": 1}
+        assert next_message(stream) == {"request": 5, "computing": True}
+        sock.sendall(b'{"query":"status"}\n')  # as JSON, spaced or not
+        answer = json.loads(stream.readline())
+        assert answer["request"] == 6 and answer["engine"]["computing"]["pid"] == os.getpid()
+        model.let_finish()
+        assert next_message(stream)["status"] == "ok"
+
+
+@pytest.mark.parametrize("answer, why", [
+    ({"request": 2, "engine": {}}, "not the answer"),
+    ({"request": 1, "engine": {"loaded": True}}, "exactly the fields"),
+    ({"request": 1, "engine": {"loaded": 1, "waiting": [], "computing": None, "last_compute_s": None,
+                               "answered": 0, "from_cache": 0}}, "loaded is true or false"),
+    ({"request": 1, "engine": {"loaded": True, "waiting": [0], "computing": None, "last_compute_s": None,
+                               "answered": 0, "from_cache": 0}}, "process ids"),
+    ({"request": 1, "engine": {"loaded": True, "waiting": [], "computing": {"pid": 5, "for_s": -1},
+                               "last_compute_s": None, "answered": 0, "from_cache": 0}}, "a process id and a time"),
+    ({"request": 1, "engine": {"loaded": True, "waiting": [], "computing": None, "last_compute_s": None,
+                               "answered": True, "from_cache": 0}}, "counts"),
+])
+def test_a_status_answer_is_read_strictly(answer, why):
+    with pytest.raises(ValueError, match=why):
+        read_status_answer(json.dumps(answer).encode())
+    with pytest.raises(ValueError):
+        read_status_answer(b'{"request": 1, "engine": {"loaded": true, "waiting": [], "computing": null, '
+                           b'"last_compute_s": NaN, "answered": 0, "from_cache": 0}}')
+    status = EngineStatus(True, (7, None), Computing(None, 1.5), 0.25, 4, 2)
+    assert read_status_answer(json.dumps({"request": 1, "engine": status.to_data()}).encode()) == status
+
+
+def test_an_engine_that_is_not_there_or_does_not_answer_says_so_in_time(folder):
+    with pytest.raises(EngineStatusUnavailable, match="it is not listening"):
+        ask_engine_status(folder)
+    silent = listen_in(folder)  # the kernel accepts the connection; nobody answers
+    try:
+        with pytest.raises(EngineStatusUnavailable, match="it did not answer within 0.2 s"):
+            ask_engine_status(folder, timeout_s=0.2)
+    finally:
+        silent.close()
+    folder.chmod(0o755)
+    try:
+        with pytest.raises(EngineStatusUnavailable, match="cannot be reached safely"):
+            ask_engine_status(folder)
+    finally:
+        folder.chmod(0o700)
+
+
 # ----- the real engine process -------------------------------------------------------------------------------
 
 
@@ -490,6 +647,16 @@ def test_the_real_engine_answers_two_sessions_and_refuses_what_is_over_the_room_
     assert any(line.startswith("engine: model loaded in") for line in log)
     with pytest.raises(LearnerError, match=r"over the limit of 512, as set for this tutor"):
         first.engine.compute(ask_for("too big", batch_size=8, context_length=128, stride=128))
+
+
+def test_the_supervisor_asks_the_running_engine_for_its_status(real_room):
+    supervisor, _ = real_room
+    client = Client(supervisor.socket_folder)
+    for _ in range(2):
+        assert isinstance(client.engine.compute(default_request()), Report)
+    status = supervisor.status()
+    assert status.loaded and status.waiting == () and status.computing is None
+    assert status.last_compute_s is not None and status.answered >= 2 and status.from_cache >= 1
 
 
 @pytest.mark.parametrize("protocol", [0, pickle.HIGHEST_PROTOCOL])

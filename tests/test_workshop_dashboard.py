@@ -19,24 +19,31 @@ from textual.widgets import Log
 
 from tutor.core.lessons import LessonSet, load_lessons
 from tutor.core.progress import Progress, ProgressStore
+from tutor.core.room_notice import RoomNotice, read_room_notice
+from tutor.engine.shared_status import Computing, EngineStatus, EngineStatusUnavailable
 from tutor.workshop.command import wants_dashboard
 from tutor.workshop.dashboard import INSTRUCTOR_FAREWELL, WorkshopDashboard, run_dashboard
 from tutor.workshop.dashboard_confirm import ConfirmScreen
-from tutor.workshop.dashboard_engine import EngineLine, engine_words
+from tutor.workshop.dashboard_engine import EngineLine, engine_words, queue_words
 from tutor.workshop.dashboard_facts import (
     EngineFacts,
     FactsReader,
     Memory,
+    QueuePlace,
     SessionCopy,
+    process_group,
     process_memory,
     read_progress,
     room_picture,
 )
 from tutor.workshop.dashboard_log import ServeLog
+from tutor.workshop.dashboard_message import EMPTY_REFUSED, MessageScreen
+from tutor.workshop.dashboard_suggest import SuggestScreen
 from tutor.workshop.dashboard_room import RoomTable
-from tutor.workshop.dashboard_sessions import SessionTable
+from tutor.workshop.dashboard_sessions import SessionTable, ordinal, queue_cell
 from tutor.workshop.options import NoAuth, ServeOptions
 from tutor.workshop.pty_session import PtySession, group_members
+from tutor.workshop.room_board import RoomBoard, room_notice_path
 from tutor.workshop.server import Session
 
 NOW = 1_700_000_000.0  # the dashboard's wall clock in these tests
@@ -77,10 +84,16 @@ class FakeSession:
     address: str = "192.0.2.7"
     connected_at: float = NOW - 125  # 2 min
     last_input: float = MONOTONIC - 4  # 4 s ago
+    pty: FakePty | None = None
     farewells: list[str] = field(default_factory=list)
 
     def end(self, farewell: str) -> None:
         self.farewells.append(farewell)
+
+
+@dataclass
+class FakePty:
+    group: int
 
 
 @dataclass
@@ -91,11 +104,20 @@ class FakeServer:
         self.sessions[session.number] = session
 
 
+IDLE_ENGINE = EngineStatus(loaded=True, waiting=(), computing=None, last_compute_s=None, answered=0, from_cache=0)
+
+
 @dataclass
 class FakeEngine:
     pid: int | None = 4242
     restarts: int = 0
     refused: str | None = None
+    says: EngineStatus | str = IDLE_ENGINE  # a str: why it could not say
+
+    def status(self) -> EngineStatus:
+        if isinstance(self.says, str):
+            raise EngineStatusUnavailable(self.says)
+        return self.says
 
 
 FIXED_MEMORY = Memory(rss_kb=800 * 1024, pss_kb=750 * 1024)
@@ -117,19 +139,24 @@ def participants(tmp_path) -> Path:
     return tmp_path / "participants"
 
 
-def save_progress(participants: Path, name: str, lesson: str | None, checks: dict[str, bool] | None = None) -> None:
+def save_progress(
+    participants: Path, name: str, lesson: str | None, checks: dict[str, bool] | None = None,
+    first_tries: dict[str, bool] | None = None,
+) -> None:
     """As the participant's app saves it."""
-    progress = Progress(current_lesson=lesson, checks_answered=checks or {})
+    progress = Progress(current_lesson=lesson, checks_answered=checks or {}, checks_first_try=first_tries or {})
     ProgressStore(participants / name / "progress.json").save(progress)
 
 
 BANNER = "loss-tutor workshop server on 127.0.0.1 port 2222\nparticipants type:  ssh -p 2222 THEIR-NAME@127.0.0.1"
 
 
-def make_dashboard(server, participants, lessons, engine=None, log=None) -> WorkshopDashboard:
-    reader = FactsReader(participants, lessons, engine or FakeEngine(), memory_of=lambda pid: FIXED_MEMORY)
+def make_dashboard(server, participants, lessons, engine=None, log=None, group_of=None) -> WorkshopDashboard:
+    reader = FactsReader(participants, lessons, engine or FakeEngine(), memory_of=lambda pid: FIXED_MEMORY,
+                         **({"group_of": group_of} if group_of else {}))
+    board = RoomBoard(room_notice_path(participants.parent), clock=lambda: NOW)
     return WorkshopDashboard(
-        server, reader, log or ServeLog(echo=False, stamp=lambda: "10:00:00"), banner=BANNER,
+        server, reader, log or ServeLog(echo=False, stamp=lambda: "10:00:00"), board=board, banner=BANNER,
         max_sessions=40, now=lambda: NOW, monotonic=lambda: MONOTONIC,
     )
 
@@ -156,9 +183,15 @@ async def press(pilot, *keys: str) -> None:
 
 def test_the_room_counts_participants_per_lesson_and_answers_per_check(lessons):
     progress = {
-        "ada": Progress(current_lesson="first", checks_answered={"first:shape": True, "first:count": False}),
-        "grace": Progress(current_lesson="first", checks_answered={"first:shape": False}),
-        "alan": Progress(current_lesson="second", checks_answered={"first:shape": True, "second:loss": True}),
+        "ada": Progress(current_lesson="first", checks_answered={"first:shape": True, "first:count": False},
+                        checks_first_try={"first:shape": True, "first:count": False}),
+        # right at the second try: answered, and right, but not at once
+        "grace": Progress(current_lesson="first", checks_answered={"first:shape": True},
+                          checks_first_try={"first:shape": False}),
+        "alan": Progress(current_lesson="second", checks_answered={"first:shape": True, "second:loss": True},
+                         checks_first_try={"first:shape": True, "second:loss": True}),
+        # saved before first tries were kept: answered, not known to be right at once
+        "linus": Progress(current_lesson="second", checks_answered={"first:shape": True}),
         "edsger": Progress(current_lesson="gone", checks_answered={"gone:x": True}),
         "barbara": None,  # just joined: the app has saved nothing yet
     }
@@ -166,11 +199,11 @@ def test_the_room_counts_participants_per_lesson_and_answers_per_check(lessons):
     assert list(counts) == ["0 First [b]steps[/b]", "1 Second", "gone (not in the server's lessons)", "—"]
     first = counts["0 First [b]steps[/b]"]
     assert first.here == 2
-    assert [(check.check_id, check.right, check.answered) for check in first.checks] == [
-        ("shape", 2, 3), ("count", 0, 1),
+    assert [(check.check_id, check.right_first_try, check.answered) for check in first.checks] == [
+        ("shape", 2, 4), ("count", 0, 1),
     ]
     second = counts["1 Second"]
-    assert second.here == 1 and [(check.right, check.answered) for check in second.checks] == [(1, 1)]
+    assert second.here == 2 and [(check.right_first_try, check.answered) for check in second.checks] == [(1, 1)]
     assert counts["gone (not in the server's lessons)"].here == 1
     assert counts["—"].here == 1
 
@@ -196,6 +229,73 @@ def test_facts_read_each_name_once_and_the_engine(participants, lessons):
 def test_session_copy_takes_the_times_from_the_clocks():
     session = FakeSession(1, "ada", connected_at=NOW - 90, last_input=MONOTONIC - 7.5)
     assert SessionCopy.of(session, now=NOW, monotonic=MONOTONIC) == SessionCopy(1, "ada", "192.0.2.7", 90.0, 7.5)
+    session.pty = FakePty(group=4321)  # its program has started
+    assert SessionCopy.of(session, now=NOW, monotonic=MONOTONIC).group == 4321
+
+
+# The engine's queue, by process: ada's app (group 101) is being computed for and waits again too, grace's has
+# two connections waiting, alan's one; 3000 is a process of no session; edsger has nothing queued.
+BUSY_ENGINE = EngineStatus(
+    loaded=True, waiting=(2001, 1030, 3000, 1011, 1020), computing=Computing(1010, 3.25), last_compute_s=1.5,
+    answered=57, from_cache=12,
+)
+GROUPS = {1010: 101, 1011: 101, 1020: 102, 2001: 102, 1030: 103, 3000: 999}
+ROOM = [SessionCopy(1, "ada", "a", 60.0, 1.0, group=101), SessionCopy(2, "grace", "b", 60.0, 1.0, group=102),
+        SessionCopy(3, "alan", "c", 60.0, 1.0, group=103), SessionCopy(4, "edsger", "d", 60.0, 1.0, group=104),
+        SessionCopy(5, "barbara", "e", 1.0, 1.0, group=None)]
+
+
+def test_each_session_is_found_in_the_engines_queue_by_its_process_group(participants, lessons):
+    reader = FactsReader(participants, lessons, FakeEngine(says=BUSY_ENGINE), memory_of=lambda pid: FIXED_MEMORY,
+                         group_of=GROUPS.get)
+    facts = reader.read(ROOM)
+    assert [row.queue for row in facts.sessions] == [
+        QueuePlace(computing=True, place=4), QueuePlace(place=1), QueuePlace(place=2), QueuePlace(), QueuePlace(),
+    ]
+    assert facts.engine.status == BUSY_ENGINE and facts.engine.computing_for == "ada (session 1)"
+
+    elsewhere = EngineStatus(True, (), Computing(3000, 0.5), None, 0, 0)
+    reader.engine = FakeEngine(says=elsewhere)
+    assert reader.read(ROOM).engine.computing_for == "process 3000 (not a session's)"
+    reader.engine = FakeEngine(says="it did not answer within 1 s")
+    facts = reader.read(ROOM)
+    assert facts.engine.status is None and facts.engine.status_unavailable == "it did not answer within 1 s"
+    assert {row.queue for row in facts.sessions} == {QueuePlace()}
+    reader.engine = FakeEngine(pid=None, says=BUSY_ENGINE)  # being started again: not asked
+    assert reader.read(ROOM).engine.status is None
+
+
+def test_a_process_group_from_the_kernel():
+    assert process_group(os.getpid()) == os.getpgrp()
+    assert process_group(2**22 + 1) is None  # above Linux's largest pid: no such process
+
+
+def test_queue_cells_say_computing_or_the_place():
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th",
+    ]
+    assert queue_cell(QueuePlace()) == ""
+    assert queue_cell(QueuePlace(place=2)) == "2nd"
+    assert queue_cell(QueuePlace(computing=True)) == "computing"
+    assert queue_cell(QueuePlace(computing=True, place=3)) == "computing, 3rd"
+
+
+def test_the_queue_line_says_who_waits_whose_request_is_computed_and_the_counts():
+    running = EngineFacts(77, 0, None, FIXED_MEMORY, BUSY_ENGINE, None, "ada (session 1)")
+    assert queue_words(running) == (
+        "Queue: 5 waiting · computing for ada (session 1), 3.2 s so far · last took 1.5 s · "
+        "57 answered, 12 from cache"
+    )
+    assert queue_words(EngineFacts(77, 0, None, None, IDLE_ENGINE)) == (
+        "Queue: empty · idle · nothing computed yet · 0 answered, 0 from cache"
+    )
+    loading = EngineStatus(False, (1234,), None, None, 0, 0)
+    assert queue_words(EngineFacts(77, 0, None, None, loading)).startswith("Queue: 1 waiting · loading the model · ")
+    assert queue_words(EngineFacts(77, 0, None, None, None, "it is not\x1b[2J listening")) == (
+        "Queue: unknown: it is not\\x1b[2J listening"
+    )
+    assert queue_words(EngineFacts(None, 1, None, None)) is None  # starting again: the engine line says so
+    assert queue_words(EngineFacts(None, 0, "could not start", None)) is None
 
 
 def test_a_broken_progress_file_counts_as_none_and_is_left_in_place(participants, lessons):
@@ -268,8 +368,8 @@ async def test_the_table_shows_each_session(participants, lessons):
         await settle(pilot)
         table = app.screen.query_one(SessionTable)
         assert table.keys == ["1", "2"]
-        assert table.cells("1") == ["1", "ada", "192.0.2.7", "2 min", "4 s ago", "2 / 3", "1 Second"]
-        assert table.cells("2") == ["2", "grace", "192.0.2.7", "3 h 05 min", "1 min ago", "0 / 0", "—"]
+        assert table.cells("1") == ["1", "ada", "192.0.2.7", "2 min", "4 s ago", "2 / 3", "", "1 Second"]
+        assert table.cells("2") == ["2", "grace", "192.0.2.7", "3 h 05 min", "1 min ago", "0 / 0", "", "—"]
         assert table.border_title == "Sessions: 2 of 40"
 
         server.sessions.pop(1)  # ada leaves, alan joins, grace moves on
@@ -296,20 +396,21 @@ async def test_the_room_table_shows_the_counts_per_lesson_and_per_check(particip
     server = FakeServer()
     for number, name in enumerate(["ada", "grace", "alan"], 1):
         server.join(FakeSession(number, name))
-    save_progress(participants, "ada", "first", {"first:shape": True})
-    save_progress(participants, "grace", "first", {"first:shape": False, "first:count": True})
-    save_progress(participants, "alan", "\x1b[31m[red]odd", {"first:shape": True})
+    save_progress(participants, "ada", "first", {"first:shape": True}, {"first:shape": True})
+    save_progress(participants, "grace", "first", {"first:shape": True, "first:count": True},
+                  {"first:shape": False, "first:count": True})
+    save_progress(participants, "alan", "\x1b[31m[red]odd", {"first:shape": True}, {"first:shape": True})
     app = make_dashboard(server, participants, lessons)
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         room = app.screen.query_one(RoomTable)
         assert [room.cells(key) for key in room.keys] == [
             ["0 First [b]steps[/b]", "2", ""],
-            ["└ check shape", "", "2 / 3"],
+            ["└ check shape", "", "2 / 3"],  # grace was right at the second try
             ["└ check count", "", "1 / 1"],
             ["1 Second", "0", ""],
             ["└ check loss", "", "0 / 0"],
-            ["\\x1b[31m[red]odd (not in the server…", "1", ""],  # escaped, not read as markup, and cut short
+            ["\\x1b[31m[red]odd (not in the se…", "1", ""],  # escaped, not read as markup, and cut short
         ]
         sessions = app.screen.query_one(SessionTable)
         assert sessions.cells("3")[-1] == "\\x1b[31m[red]odd (not in the server's lessons)"
@@ -324,7 +425,8 @@ async def test_the_engine_line_and_the_log_pane(participants, lessons):
         await settle(pilot)
         line = app.screen.query_one(EngineLine)
         assert line.content.plain == (
-            "Engine: running, process 4242 · restarted 1 time · memory 800 MB resident, 750 MB proportional (PSS)"
+            "Engine: running, process 4242 · restarted 1 time · memory 800 MB resident, 750 MB proportional (PSS)\n"
+            "Queue: empty · idle · nothing computed yet · 0 answered, 0 from cache"
         )
         pane = app.screen.query_one(Log)
         assert pane.lines == ["10:00:00 ada joined from 192.0.2.7 (1 of 40 sessions)"]
@@ -334,8 +436,30 @@ async def test_the_engine_line_and_the_log_pane(participants, lessons):
         app.screen.refresh_facts()
         await settle(pilot)
         assert line.content.plain == "Engine: starting again (it stopped: see the log) · restarted 1 time"
+        assert line.region.height == 2  # the queue line's room is kept: the tables below do not move
         assert pane.lines[-1] == "10:00:00 engine: \\x1b[2Jstopping"
         assert len(pane.lines) == 2  # each line once
+
+
+async def test_the_sessions_table_and_the_engine_pane_show_the_engines_queue(participants, lessons):
+    server = FakeServer()
+    for session in ROOM[:4]:
+        server.join(FakeSession(session.number, session.name, pty=FakePty(session.group)))
+    engine = FakeEngine(says=BUSY_ENGINE)
+    app = make_dashboard(server, participants, lessons, engine=engine)
+    app.reader = FactsReader(participants, lessons, engine, memory_of=lambda pid: FIXED_MEMORY, group_of=GROUPS.get)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        assert [table.cells(key)[6] for key in table.keys] == ["computing, 4th", "1st", "2nd", ""]
+        line = app.screen.query_one(EngineLine)
+        assert line.content.plain.splitlines()[1].startswith("Queue: 5 waiting · computing for ada (session 1), ")
+
+        engine.says = "it did not answer within 1 s"  # a restarting or stuck engine: the rest goes on
+        app.screen.refresh_facts()
+        await settle(pilot)
+        assert [table.cells(key)[6] for key in table.keys] == ["", "", "", ""]
+        assert line.content.plain.splitlines()[1] == "Queue: unknown: it did not answer within 1 s"
 
 
 async def test_d_asks_first_then_disconnects_the_session_under_the_cursor(participants, lessons):
@@ -487,22 +611,127 @@ async def test_a_dashboard_that_fails_lets_the_server_go_on_with_its_log(partici
     assert log.echo  # printed again
 
 
+# ----- the room's notice: a message to everyone, a lesson to follow ---------------------------------------------
+
+
+def record_notices(app) -> list[tuple[str, str, str]]:
+    """Every notification the dashboard raises from now on, as (severity, title, message)."""
+    seen = []
+    app.notify = lambda message, title="", severity="information", **options: seen.append((severity, title, message))
+    return seen
+
+
+async def test_m_sends_every_participant_a_message_and_an_empty_one_is_refused(participants, lessons):
+    server = FakeServer()
+    server.join(FakeSession(1, "ada"))
+    server.join(FakeSession(2, "grace"))
+    app = make_dashboard(server, participants, lessons)
+    notices = record_notices(app)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "m")
+        assert isinstance(app.screen, MessageScreen)
+        await press(pilot, "space", "enter")
+        assert isinstance(app.screen, MessageScreen)  # nothing to send
+        assert app.screen.query_one("#message-problem").content == EMPTY_REFUSED
+        await pilot.press(*"Back at 14:00")
+        await press(pilot, "enter")
+        assert not isinstance(app.screen, MessageScreen)
+        assert read_room_notice(app.board.path) == RoomNotice(1, "Back at 14:00", None, NOW)
+        assert notices == [("information", "Sent to everyone", "message: Back at 14:00 (2 sessions connected)")]
+        app.screen.refresh_facts()
+        await settle(pilot)
+        logged = app.screen.query_one(Log).lines[-1]
+        assert logged == "10:00:00 to everyone (2 sessions connected): message: Back at 14:00"
+
+        await press(pilot, "m")
+        await pilot.press(*"never mind")
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, MessageScreen)
+        assert read_room_notice(app.board.path).id == 1  # nothing sent
+
+
+async def test_l_suggests_a_lesson_chosen_from_the_servers_lessons(participants, lessons):
+    app = make_dashboard(FakeServer(), participants, lessons)
+    notices = record_notices(app)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "l")
+        assert isinstance(app.screen, SuggestScreen)
+        options = app.screen.query_one("#suggest-lessons")
+        assert [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)] == [
+            "0 First [b]steps[/b]", "1 Second",  # a title is text, never markup
+        ]
+        assert options.highlighted == 0
+        await press(pilot, "down", "enter")
+        assert not isinstance(app.screen, SuggestScreen)
+        assert read_room_notice(app.board.path) == RoomNotice(1, None, "second", NOW)
+        assert notices == [("information", "Sent to everyone", "follow me to lesson 1: Second (0 sessions connected)")]
+
+        await press(pilot, "l")
+        assert app.screen.query_one("#suggest-lessons").highlighted == 1  # the one after the last, or the last
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, SuggestScreen)
+        assert read_room_notice(app.board.path).id == 1
+
+
+@pytest.mark.parametrize("command, screen", [("Message everyone", MessageScreen), ("Suggest a lesson", SuggestScreen)])
+async def test_the_palette_offers_both_room_actions(participants, lessons, command, screen):
+    app = make_dashboard(FakeServer(), participants, lessons)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+p")
+        await pilot.press(*command)
+        await pilot.pause(0.3)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, screen)
+
+
+async def test_a_notice_that_cannot_be_written_is_said_and_logged(participants, lessons):
+    app = make_dashboard(FakeServer(), participants, lessons)
+    app.board.path.parent.parent.mkdir(parents=True, exist_ok=True)
+    app.board.path.parent.write_text("a file where the room's folder goes")
+    notices = record_notices(app)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "m")
+        await pilot.press(*"hello")
+        await press(pilot, "enter")
+        [(severity, title, message)] = notices
+        assert (severity, title) == ("error", "not sent") and message.startswith("could not use the folder")
+        assert app.server_log.since(0)[0][-1].startswith("10:00:00 could not send the notice: could not use the folder")
+
+
+async def test_with_no_lessons_none_is_offered(participants, tmp_path):
+    (tmp_path / "empty").mkdir()
+    app = make_dashboard(FakeServer(), participants, load_lessons(tmp_path / "empty"))
+    notices = record_notices(app)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "l")
+        assert not isinstance(app.screen, SuggestScreen)
+        assert notices == [("warning", "", "There are no lessons to suggest: the server has loaded none.")]
+
+
 # ----- the picture ----------------------------------------------------------------------------------------------
 
 
 def test_dashboard_snapshot_three_sessions(snap_compare, participants, lessons):
-    """The whole dashboard at fixed times: how to join, the engine, three sessions, the room, the log."""
-    save_progress(participants, "ada", "second", {"first:shape": True, "first:count": True, "second:loss": False})
-    save_progress(participants, "grace", "first", {"first:shape": False})
+    """The whole dashboard at fixed times: how to join, a busy engine, three sessions (two in its queue), the
+    room, the log."""
+    save_progress(participants, "ada", "second", {"first:shape": True, "first:count": True, "second:loss": False},
+                  first_tries={"first:shape": True, "first:count": False, "second:loss": False})
+    save_progress(participants, "grace", "first", {"first:shape": False}, first_tries={"first:shape": False})
     server = FakeServer()
-    server.join(FakeSession(1, "ada", connected_at=NOW - 1500, last_input=MONOTONIC - 2))
-    server.join(FakeSession(2, "grace", connected_at=NOW - 620, last_input=MONOTONIC - 75))
-    server.join(FakeSession(3, "alan", connected_at=NOW - 5, last_input=MONOTONIC - 5))
+    server.join(FakeSession(1, "ada", connected_at=NOW - 1500, last_input=MONOTONIC - 2, pty=FakePty(101)))
+    server.join(FakeSession(2, "grace", connected_at=NOW - 620, last_input=MONOTONIC - 75, pty=FakePty(102)))
+    server.join(FakeSession(3, "alan", connected_at=NOW - 5, last_input=MONOTONIC - 5, pty=FakePty(103)))
     log = ServeLog(echo=False, stamp=lambda: "10:00:00")
     for line in ("ada joined from 192.0.2.7 (1 of 40 sessions)", "grace joined from 192.0.2.7 (2 of 40 sessions)",
                  "alan joined from 192.0.2.7 (3 of 40 sessions)"):
         log.write(line)
-    app = make_dashboard(server, participants, lessons, engine=FakeEngine(restarts=1), log=log)
+    engine = FakeEngine(restarts=1, says=BUSY_ENGINE)
+    app = make_dashboard(server, participants, lessons, engine=engine, log=log, group_of=GROUPS.get)
     assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
 
 
@@ -551,6 +780,13 @@ class ServeInATerminal:
             self.received += data
             self.stream.feed(data)
 
+    async def exit_code(self, timeout: float = 60.0) -> int | None:
+        """Once it has ended, reading what it draws meanwhile: a terminal nobody reads fills up, and the
+        dashboard's last frames would then wait for room in it."""
+        exited = asyncio.ensure_future(self.pty.wait())
+        await self.read_until(exited.done, timeout)
+        return await asyncio.wait_for(exited, timeout)
+
     def engine(self) -> int | None:
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -587,7 +823,7 @@ async def test_serve_shows_the_dashboard_and_q_stops_the_server_and_the_engine(t
         engine = serve.engine()
         assert engine is not None
         await serve.pty.write(b"q")
-        assert await asyncio.wait_for(serve.pty.wait(), 60) == 0
+        assert await serve.exit_code() == 0
         await serve.read_until(lambda: b" stopped\r\n" in serve.received, timeout=10)
         # the terminal given back before the last lines of the log are printed on it
         received = serve.received

@@ -138,6 +138,7 @@ def test_a_session_environment_has_term_colours_and_progress_but_nothing_else(tm
     assert env == {
         "PATH": "/bin", "HOME": "/home/i", "LOSS_TUTOR_CACHE_DIR": "/cache", "TERM": "screen-256color",
         "LOSS_TUTOR_STATE_DIR": str(tmp_path / "participants" / "ada"), "TEXTUAL_COLOR_SYSTEM": "truecolor",
+        "LOSS_TUTOR_ROOM_NOTICE": str(tmp_path / "room" / "notice.json"),
     }
     plain = ServeOptions(state_dir=tmp_path, auth=NoAuth())
     for odd_term in ("", None, "xterm\x1b]0;owned\x07", "../../bin/sh", "x" * 100):

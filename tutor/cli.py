@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tutor.core.formatting import safe_to_draw
 from tutor.core.protocol import SHARED_ENGINE_ENV
+from tutor.core.room_notice import ROOM_NOTICE_ENV
 from tutor.core.settings import MAX_POSITIONS_ENV, Settings, max_positions, parse_max_positions
 from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, describe, read_text_file
 from tutor.core.workshop_texts import WorkshopTexts
@@ -186,6 +187,7 @@ def build_app(args: argparse.Namespace):
     loaded = text_from(args) if args.text else None
     settings_from(args)  # refuse bad options before anything starts
     lessons_dir = _lessons_dir(args)
+    room_notice = os.environ.get(ROOM_NOTICE_ENV) if args.workshop else None  # the instructor's, under `serve`
     shared_engine_folder = os.environ.get(SHARED_ENGINE_ENV)
     if shared_engine_folder:  # a participant's app under `loss-tutor serve`: the room's one model
         from tutor.engine.shared_client import SharedEngine
@@ -206,20 +208,19 @@ def build_app(args: argparse.Namespace):
         engine=engine,
         engine_factory=engine_factory,
         workshop_texts=workshop_texts,
+        room_notice_path=Path(room_notice) if room_notice else None,
     )
     if shared is not None:
         shared.on_queued = app.engine_queued  # its place in the room's queue, shown while it waits
     return app
 
 
-STANDARD_STREAMS = (sys.__stdin__, sys.__stdout__, sys.__stderr__)  # as Textual uses them
-
-
 def require_terminal() -> None:
     """The app reads keys from stdin, draws on stderr (Textual's choice) and takes its size from stdout: all
     three must be a terminal. Without one on stdin it would spin on input that never comes; with stdout in a
     file it would draw at 80x24 over the terminal; with stderr in a file it would draw into the file."""
-    for name, stream in zip(("standard input", "standard output", "standard error"), STANDARD_STREAMS):
+    standard_streams = (sys.__stdin__, sys.__stdout__, sys.__stderr__)  # as Textual uses them
+    for name, stream in zip(("standard input", "standard output", "standard error"), standard_streams):
         if stream is None or not stream.isatty():
             raise UsageError(f"the app needs a terminal, and {name} is not one; --plain or --json print text instead")
 

@@ -24,7 +24,8 @@ from typing import Any
 
 from tutor.core.texts import MAX_TEXT_CHARS, open_regular_file
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what is written; version 1, without `checks_first_try`, is still read
+FIELDS_SINCE = {"checks_first_try": 2}  # a field a file of an older version must not have
 # JSON takes at most 6 bytes a character (a control character is written \u001b); the rest is small.
 MAX_FILE_BYTES = 6 * MAX_TEXT_CHARS + 1_000_000
 LOCK_TIMEOUT_SECONDS = 5.0
@@ -54,6 +55,8 @@ class Progress:
     lessons_seen: tuple[str, ...] = ()
     # "lessonid:checkid" -> answered correctly
     checks_answered: Mapping[str, bool] = field(default_factory=dict)
+    # "lessonid:checkid" -> the first answer was right (none for a check answered before version 2 kept it)
+    checks_first_try: Mapping[str, bool] = field(default_factory=dict)
     # batch_size, context_length, stride, seed, shuffle, batch_index, ...
     settings: Mapping[str, Scalar] = field(default_factory=dict)
     text: str | None = None
@@ -69,6 +72,12 @@ class Progress:
             "checks_answered",
             "an object of true/false values",
         )
+        _require(isinstance(self.checks_first_try, Mapping), "checks_first_try", "an object")
+        _require(
+            all(isinstance(key, str) and isinstance(ok, bool) for key, ok in self.checks_first_try.items()),
+            "checks_first_try",
+            "an object of true/false values",
+        )
         _require(isinstance(self.settings, Mapping), "settings", "an object")
         _require(
             all(isinstance(key, str) and _is_json_scalar(value) for key, value in self.settings.items()),
@@ -80,6 +89,7 @@ class Progress:
         # Frozen, so normalise through object.__setattr__; copies keep callers' containers from aliasing.
         object.__setattr__(self, "lessons_seen", tuple(dict.fromkeys(self.lessons_seen)))
         object.__setattr__(self, "checks_answered", MappingProxyType(dict(self.checks_answered)))
+        object.__setattr__(self, "checks_first_try", MappingProxyType(dict(self.checks_first_try)))
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
 
     def with_lesson(self, lesson_id: str) -> Progress:
@@ -87,6 +97,12 @@ class Progress:
 
     def with_check(self, key: str, correct: bool) -> Progress:
         return replace(self, checks_answered={**self.checks_answered, key: correct})
+
+    def with_first_try(self, key: str, correct: bool) -> Progress:
+        """Whether the first answer to check `key` was right; once kept, it stays (a later one is not the first)."""
+        if key in self.checks_first_try:
+            return self
+        return replace(self, checks_first_try={**self.checks_first_try, key: correct})
 
     def with_settings(self, changes: Mapping[str, Scalar]) -> Progress:
         """Merge `changes` into the stored settings."""
@@ -102,6 +118,7 @@ class Progress:
             "current_lesson": self.current_lesson,
             "lessons_seen": list(self.lessons_seen),
             "checks_answered": dict(self.checks_answered),
+            "checks_first_try": dict(self.checks_first_try),
             "settings": dict(self.settings),
             "text": self.text,
             "text_path": self.text_path,
@@ -110,7 +127,8 @@ class Progress:
 
     @classmethod
     def from_json(cls, document: str) -> Progress:
-        """Parse `to_json` output; a wrong version, unknown field or wrong type raises ValueError."""
+        """Parse `to_json` output, or an older version's; a version not known, a field unknown to the file's
+        version or a wrong type raises ValueError."""
         try:
             data = json.loads(document)
         except json.JSONDecodeError as error:
@@ -118,9 +136,10 @@ class Progress:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         version = data.pop("version", None)
-        if version != FORMAT_VERSION:
-            raise ValueError(f"unsupported version {version!r} (expected {FORMAT_VERSION})")
-        unknown = set(data) - {f.name for f in fields(cls)}
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+            raise ValueError(f"unsupported version {version!r} (expected {FORMAT_VERSION} or older)")
+        known = {f.name for f in fields(cls) if FIELDS_SINCE.get(f.name, 1) <= version}
+        unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
         return cls(**data)

@@ -19,6 +19,7 @@ class ProgressSnapshot:
     lesson_id: str | None  # the lesson in view, where the next start resumes; None keeps the saved one
     seen: tuple[str, ...]
     checks: tuple[tuple[str, bool], ...]
+    first_tries: tuple[tuple[str, bool], ...]
     settings: Mapping[str, Scalar]
     text: str | None  # typed text, or None
     text_path: str | None
@@ -32,6 +33,8 @@ class ProgressSnapshot:
             progress = progress.with_lesson(self.lesson_id)  # and this one is where to resume
         for key, correct in self.checks:
             progress = progress.with_check(key, correct)
+        for key, correct in self.first_tries:
+            progress = progress.with_first_try(key, correct)  # the first kept, by this tutor or another, stays
         return progress.with_settings(self.settings).with_text(text=self.text, path=self.text_path)
 
 
@@ -49,13 +52,15 @@ class ProgressSaver:
         lesson_id: str | None,
         seen: list[str],
         checks: dict[str, bool],
+        first_tries: dict[str, bool],
         settings: Mapping[str, Scalar],
         text: str | None,
         text_path: str | None,
     ) -> ProgressSnapshot:
         """Take this on the event loop, where the state changes; `save` it from anywhere."""
         return ProgressSnapshot(
-            next(self._numbers), lesson_id, tuple(seen), tuple(checks.items()), dict(settings), text, text_path
+            next(self._numbers), lesson_id, tuple(seen), tuple(checks.items()), tuple(first_tries.items()),
+            dict(settings), text, text_path,
         )
 
     def save(self, snapshot: ProgressSnapshot) -> str | None:

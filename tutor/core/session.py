@@ -43,10 +43,12 @@ class Session:
     generation: int = 0  # counts attempts, so a late answer to an old one is ignored
     seen: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)  # "lesson:check" -> answered correctly
+    first_tries: dict[str, bool] = field(default_factory=dict)  # "lesson:check" -> its first answer was right
     row: int = 0  # which batch row the tables show
     outcome: Outcome = Outcome()
     lesson_id: str | None = None  # the lesson in view (None: no lesson is loaded); where the next start resumes
     attempt_place: int | None = None  # what a shared engine last said of the attempt's place (see `queue_place`)
+    suggested_lesson: str | None = None  # where a workshop's instructor is, while the learner is not there
 
     @property
     def problem(self) -> str | None:
@@ -115,10 +117,25 @@ class Session:
         return "computing…"
 
     def show_lesson(self, lesson_id: str | None) -> None:
-        """`lesson_id` is the lesson in view now, and counts as seen; None: no lesson is loaded."""
+        """`lesson_id` is the lesson in view now, and counts as seen; None: no lesson is loaded. A suggestion
+        to go there has been followed."""
         self.lesson_id = lesson_id
         if lesson_id is not None:
             self.mark_seen(lesson_id)
+            if lesson_id == self.suggested_lesson:
+                self.suggested_lesson = None
+
+    def suggest_lesson(self, lesson_id: str) -> None:
+        """A workshop's instructor is on `lesson_id` and offers to take the learner there: pending until the
+        learner is on it (nothing is pending if they are already)."""
+        self.suggested_lesson = lesson_id if lesson_id != self.lesson_id else None
+
+    def record_answer(self, key: str, correct: bool) -> None:
+        """An answer to check `key` ("lesson:check"): it counts as right once one answer was; whether the very
+        first answer was right is kept apart (not known for a check answered before that was kept)."""
+        if key not in self.checks:
+            self.first_tries.setdefault(key, correct)
+        self.checks[key] = self.checks.get(key, False) or correct
 
     def mark_seen(self, lesson_id: str) -> None:
         if lesson_id not in self.seen:

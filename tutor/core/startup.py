@@ -85,6 +85,7 @@ def session_from_progress(
     session = Session(text=text, settings=settings, text_path=text_path)
     session.seen = list(progress.lessons_seen)
     session.checks = dict(progress.checks_answered)
+    session.first_tries = dict(progress.checks_first_try)
     start = lesson_to_show(lessons, progress.current_lesson)
     session.show_lesson(lessons.lessons[start].id if start is not None else None)
     return Restored(session, notices, text_resumed)

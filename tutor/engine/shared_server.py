@@ -13,6 +13,8 @@ answer out. It never unpickles anything. What a session sends, and what happens:
 - a line that is not a JSON object at all (binary, a pickle, malformed JSON): answered "failed", and the
   connection is closed, as its sender does not speak this protocol.
 - end of input: the session has gone; its queued request is dropped, its computation's answer discarded.
+- the status query of tutor/engine/shared_status.py (the instructor's dashboard asks it every second): answered
+  at once with the queue, by process id (the kernel's SO_PEERCRED for each connection), and the counts.
 
 Reports are sent pickled, not as `Report.to_data()` JSON. Measured on the 2-core build machine (median of
 several; encode = on the engine, decode = on the session, which waits for it with its interface running):
@@ -35,6 +37,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 import time
 import traceback
@@ -50,6 +53,7 @@ from tutor.core.settings import max_positions
 from tutor.engine.answer_cache import AnswerCache
 from tutor.engine.fair_queue import FairQueue
 from tutor.engine.process import MODEL_LOAD_BUDGET_S, time_budget
+from tutor.engine.shared_status import Computing, EngineStatus, is_status_query, status_answer
 from tutor.engine.shared_wire import SOCKET_NAME, UnsafeSocketFolder, check_private_folder, dump_report, message
 
 EXIT_REFUSED = 2  # the socket's folder is not private, or the limit on positions is not valid: a restart won't help
@@ -58,6 +62,7 @@ EXIT_CRASHED = 5  # a fault of its own, logged
 LISTEN_BACKLOG = 128  # a whole room connecting at once waits in the kernel, not refused
 
 ComputeFunction = Callable[[Request], Report]
+_PEER_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
 def listen_in(folder: Path) -> socket.socket:
@@ -101,6 +106,7 @@ class _Session:
 
     def __init__(self, writer: asyncio.StreamWriter, *, owed_notices: bool):
         self.writer = writer
+        self.pid = peer_pid(writer)
         self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.received = 0
         self.announced: tuple[int, int] | None = None  # (request, place) last said
@@ -141,6 +147,7 @@ class SharedServer:
         time_budget: Callable[[Request], float] = time_budget,
         load_budget_s: float = MODEL_LOAD_BUDGET_S,
         log: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self._listening = listening
         self._compute = compute
@@ -158,6 +165,11 @@ class SharedServer:
         self._stopping = asyncio.Event()  # bound to the loop that first waits on it, in `run`
         self._work_waiting = asyncio.Event()
         self._answers = AnswerCache()  # touched only on the worker thread
+        self._clock = clock
+        self._computing: tuple[_Session, float] | None = None  # whose request, since when
+        self._last_compute_s: float | None = None
+        self._answered = 0
+        self._from_cache = 0
 
     def stop(self) -> None:
         """End `run` (call it on the event loop's thread, or before `run`)."""
@@ -222,6 +234,9 @@ class SharedServer:
 
     def _receive(self, session: _Session, number: int, line: bytes) -> bool:
         """Queue the request on `line`, or answer why not. False if the connection is to be closed."""
+        if is_status_query(line):
+            session.send(status_answer(number, self.status()))
+            return True
         try:
             request = Request.from_json(line)
         except ValueError as error:
@@ -256,6 +271,20 @@ class SharedServer:
                 session.announced = (job.number, place)
                 session.send(message(job.number, queued=place))
 
+    def status(self) -> EngineStatus:
+        computing = None
+        if self._computing is not None:
+            session, began = self._computing
+            computing = Computing(session.pid, max(0.0, self._clock() - began))
+        return EngineStatus(
+            loaded=self._loaded,
+            waiting=tuple(session.pid for session, _ in self._queue.waiting()),
+            computing=computing,
+            last_compute_s=self._last_compute_s,
+            answered=self._answered,
+            from_cache=self._from_cache,
+        )
+
     # ----- computing -------------------------------------------------------------------------------------
 
     async def _dispatch(self, worker: ThreadPoolExecutor) -> None:
@@ -279,8 +308,10 @@ class SharedServer:
             self._announce_places()
             session.send(message(job.number, computing=True))
             budget = self._time_budget(job.request)
+            began = self._clock()
+            self._computing = (session, began)
             try:
-                fields, body = await asyncio.wait_for(
+                fields, body, from_cache = await asyncio.wait_for(
                     asyncio.shield(loop.run_in_executor(worker, self._answer, job.request)), budget
                 )
             except TimeoutError:
@@ -296,6 +327,12 @@ class SharedServer:
                 )
                 self._exit_code = EXIT_TIMED_OUT
                 return
+            self._computing = None
+            self._answered += 1
+            if from_cache:
+                self._from_cache += 1
+            else:
+                self._last_compute_s = self._clock() - began
             notices = self._notices if session.owed_notices else []
             session.owed_notices = False
             session.send(message(job.number, **fields, notices=notices), body)
@@ -311,28 +348,41 @@ class SharedServer:
         for notice in self._notices:
             self._log(notice)
 
-    def _answer(self, request: Request) -> tuple[dict, bytes]:
-        """The answer's fields and body, made on the worker thread (pickling a big report takes a while)."""
+    def _answer(self, request: Request) -> tuple[dict, bytes, bool]:
+        """The answer's fields and body, and whether it was answered before, made on the worker thread
+        (pickling a big report takes a while)."""
         if self._startup_error is not None:
-            return {"status": "failed", "message": self._startup_error}, b""
+            return {"status": "failed", "message": self._startup_error}, b"", False
         key = request.to_json()
         answered_before = self._answers.get(key)
         if answered_before is not None:
-            return answered_before
+            return *answered_before, True
         try:
             report = self._compute(request)
         except ValueError as error:
-            return {"status": "learner", "message": str(error)}, b""
+            return {"status": "learner", "message": str(error)}, b"", False
         except MemoryError as error:  # computing's says which batch and what to try (walkthrough.OutOfMemory)
-            return {"status": "failed", "message": str(error) or "out of memory"}, b""
+            return {"status": "failed", "message": str(error) or "out of memory"}, b"", False
         except Exception as error:
             last = traceback.extract_tb(error.__traceback__)[-1]
             where = f"{Path(last.filename).name}:{last.lineno}"
-            return {"status": "failed", "message": f"{type(error).__name__}: {error} ({where})"}, b""
+            return {"status": "failed", "message": f"{type(error).__name__}: {error} ({where})"}, b"", False
         body = dump_report(report)
         answer = {"status": "ok", "bytes": len(body)}, body
         self._answers.put(key, answer)
-        return answer
+        return *answer, False
+
+
+def peer_pid(writer: asyncio.StreamWriter) -> int | None:
+    """The process id of whoever connected (Linux's SO_PEERCRED: the process that called connect)."""
+    sock = writer.get_extra_info("socket")
+    try:
+        pid, _uid, _gid = _PEER_CREDENTIALS.unpack(
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEER_CREDENTIALS.size)
+        )
+    except (OSError, AttributeError, struct.error):  # not a Unix socket, or not Linux
+        return None
+    return pid if pid > 0 else None
 
 
 async def _skip_rest_of_line(reader: asyncio.StreamReader) -> bool:

@@ -22,6 +22,7 @@ from tutor.core.protocol import describe_exit
 from tutor.core.settings import MAX_POSITIONS_ENV
 from tutor.engine.entry import entry_command
 from tutor.engine.shared_server import EXIT_REFUSED
+from tutor.engine.shared_status import STATUS_TIMEOUT_S, EngineStatus, ask_engine_status
 from tutor.engine.shared_wire import SOCKET_NAME
 
 # Seconds before starting the engine again after its 1st, 2nd, … death in a row; a run of STABLE_AFTER_S
@@ -73,6 +74,11 @@ class EngineSupervisor:
     def pid(self) -> int | None:
         with self._lock:
             return self._process.pid if self._process is not None and self._process.poll() is None else None
+
+    def status(self, timeout_s: float = STATUS_TIMEOUT_S) -> EngineStatus:
+        """What the engine says of its queue (tutor/engine/shared_status.py); `EngineStatusUnavailable` if it
+        cannot say within `timeout_s` (it is starting again, loading the model, or stuck)."""
+        return ask_engine_status(self.socket_folder, timeout_s)
 
     def start(self) -> None:
         if self._folder is None:

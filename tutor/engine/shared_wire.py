@@ -10,6 +10,9 @@ each one JSON line naming the request it is about, and for a report a body after
     {"request": 3, "status": "ok", "bytes": N, "notices": [...]}   then N bytes: the `Report`, pickled
     {"request": 3, "status": "learner" | "failed" | "timed_out" | "superseded", "message": "...", "notices": [...]}
 
+The instructor's dashboard asks for the engine's queue with a line of its own kind, `{"query": "status"}`
+(tutor/engine/shared_status.py), answered with `{"request": 1, "engine": {...}}`.
+
 The engine never unpickles anything. Reports travel pickled because that is measured to be the quicker and
 smaller of the two (the sample story, tutor/engine/shared_server.py's docstring has the figures), and a
 session unpickles them with `load_report`, which builds nothing but the report's own classes.

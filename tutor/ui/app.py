@@ -6,6 +6,7 @@ import asyncio
 import gc
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from tutor.core.protocol import (
     describe_exit,
 )
 from tutor.core.report import Report
+from tutor.core.room_notice import read_room_notice
 from tutor.core.session import Attempt, Session, lesson_to_show
 from tutor.core.settings import Settings
 from tutor.core.startup import load_progress, session_from_progress, start_up_fallback
@@ -54,11 +56,14 @@ from tutor.ui.messages import (
     LessonsChanged,
     ProgressNotSaved,
     ReportReady,
+    RoomNoticeRead,
 )
 from tutor.ui.widgets.visible_controls import DropControlCharacters
 
 MIN_WIDTH, MIN_HEIGHT = 60, 18
 ENGINE_CHECK_S = 2.0  # how often an idle engine is checked for having died
+ROOM_NOTICE_CHECK_S = 1.0  # how often a workshop's app looks for a new notice from the instructor
+ROOM_MESSAGE_TIMEOUT_S = 60.0  # how long the instructor's message stays on screen
 ACTIONS_WHILE_TOO_SMALL = ("quit", "help_quit")  # the app's own actions that work under the too-small notice
 DROP_CONTROL_CHARACTERS = DropControlCharacters()
 SCREENSHOT_COMMAND = "Screenshot"  # Textual's palette command that saves an SVG file (see deliver_screenshot)
@@ -88,11 +93,16 @@ class TutorApp(App):
         progress_store: ProgressStore | None = None,
         resume: bool = True,
         workshop_texts: WorkshopTexts | None = None,
+        room_notice_path: Path | None = None,
     ) -> None:
         super().__init__()
         # In a workshop (`loss-tutor --workshop`) a participant opens only these files, and nothing the app does
         # for them touches the server's files outside their progress folder.
         self.workshop_texts = workshop_texts
+        # In a workshop, where the instructor's notices to the room are (tutor/core/room_notice.py); None: none.
+        self.room_notice_path = room_notice_path
+        self._room_notice_shown: int | None = None  # the id of the last notice shown
+        self._room_notice_reader: Worker | None = None  # the worker reading the notice, while it runs
         self.lessons_dir = lessons_dir
         self.lessons: LessonSet = load_lessons(lessons_dir)
         self.watch_lessons = watch
@@ -154,6 +164,8 @@ class TutorApp(App):
         if self.watch_lessons:
             self.set_interval(1.0, self._check_lesson_files)
         self.set_interval(ENGINE_CHECK_S, self._replace_a_dead_engine)
+        if self.room_notice_path is not None:
+            self.set_interval(ROOM_NOTICE_CHECK_S, self._check_room_notice)
         self._check_size()
         if not self.is_headless:  # tests run headless, in a process whose signals are pytest's
             quit_on_ending_signals(self._end_on_signal)
@@ -376,7 +388,7 @@ class TutorApp(App):
         session = self.session
         typed_text = session.text.text if session.text_path is None and session.text.source == "typed text" else None
         return self.progress_saver.snapshot(
-            lesson_id=session.lesson_id, seen=session.seen, checks=session.checks,
+            lesson_id=session.lesson_id, seen=session.seen, checks=session.checks, first_tries=session.first_tries,
             settings=session.settings.to_dict(), text=typed_text, text_path=session.text_path,
         )
 
@@ -407,6 +419,7 @@ class TutorApp(App):
             return
         self.session.seen.clear()
         self.session.checks.clear()
+        self.session.first_tries.clear()
         for screen in self.screen_stack:
             if isinstance(screen, ComputingForm):
                 screen.close_form()
@@ -440,6 +453,39 @@ class TutorApp(App):
         self.session.show_lesson(self.lessons.lessons[index].id if index is not None else None)
         self.save_progress()
         self.session_changed.publish(self.session)
+
+    # ----- the instructor's notices, in a workshop -------------------------------------------------------
+
+    def _check_room_notice(self) -> None:
+        """Every second: read the room's notice, in a worker (one read at a time)."""
+        if self._room_notice_reader is None or self._room_notice_reader.is_finished:
+            self._room_notice_reader = self._read_room_notice()
+
+    @work(thread=True, group="room-notice")
+    def _read_room_notice(self) -> None:
+        notice = read_room_notice(self.room_notice_path)
+        if notice is not None and notice.id != self._room_notice_shown:
+            self.post_message(RoomNoticeRead(notice))
+
+    def on_room_notice_read(self, message: RoomNoticeRead) -> None:
+        """A message is shown for a while; a lesson is offered (`f` follows) unless this app has no such lesson."""
+        notice = message.notice
+        if notice.id == self._room_notice_shown:
+            return
+        self._room_notice_shown = notice.id
+        if notice.message is not None:
+            sent = time.strftime("%H:%M", time.localtime(notice.sent_at))
+            self.notify(notice.message, title=f"From the instructor ({sent})", timeout=ROOM_MESSAGE_TIMEOUT_S)
+        if notice.lesson is not None and self.lessons.index_of(notice.lesson) is not None:
+            self.session.suggest_lesson(notice.lesson)
+            self.session_changed.publish(self.session)
+
+    def follow_suggestion(self) -> None:
+        """Go to the lesson the instructor suggested (`f`), if one is pending and is still among the lessons."""
+        suggested = self.session.suggested_lesson
+        index = self.lessons.index_of(suggested) if suggested is not None else None
+        if index is not None:
+            self.go_to_lesson(index)
 
     # ----- lessons on disk --------------------------------------------------------------------------
 

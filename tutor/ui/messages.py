@@ -8,6 +8,7 @@ from textual.message import Message
 
 from tutor.core.lessons import LessonSet
 from tutor.core.report import Report
+from tutor.core.room_notice import RoomNotice
 
 
 @dataclass
@@ -55,6 +56,13 @@ class EngineQueued(Message):
     """A shared engine (a workshop's) says where this session's request is: `place` 1 is next, 0 computing."""
 
     place: int
+
+
+@dataclass
+class RoomNoticeRead(Message):
+    """The room's notice file holds a notice this app has not shown (a workshop's instructor sent it)."""
+
+    notice: RoomNotice
 
 
 @dataclass

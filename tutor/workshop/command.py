@@ -19,6 +19,7 @@ from tutor.engine.shared_supervisor import EngineSupervisor
 from tutor.workshop.dashboard_log import ServeLog
 from tutor.workshop.host_key import HostKeyError, load_or_create_host_key
 from tutor.workshop.options import KeyAuth, NoAuth, PasswordAuth, ServeOptions, parse_serve_options
+from tutor.workshop.room_board import RoomBoard, RoomBoardError, room_notice_path
 from tutor.workshop.server import WorkshopServer, WorkshopStartError
 
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -53,6 +54,11 @@ async def _serve(options: ServeOptions, host_key: asyncssh.SSHKey) -> int:
 async def _serve_with(engine: EngineSupervisor, options: ServeOptions, host_key: asyncssh.SSHKey, log: ServeLog) -> int:
     if not await asyncio.to_thread(engine.wait_until_listening, ENGINE_START_BUDGET_S):
         return _fail(engine.refused or f"the shared engine did not start within {ENGINE_START_BUDGET_S:.0f} s")
+    board = RoomBoard(room_notice_path(options.state_dir))
+    try:
+        await asyncio.to_thread(board.clear)  # what participants find there is from this run
+    except RoomBoardError as error:
+        return _fail(str(error))
     server = WorkshopServer(replace(options, engine_folder=engine.socket_folder), host_key, log=log.write)
     try:
         await server.start()
@@ -65,7 +71,7 @@ async def _serve_with(engine: EngineSupervisor, options: ServeOptions, host_key:
         from tutor.workshop.dashboard import show_dashboard
 
         quit_on_ending_signals(lambda signum: stop.set())  # and a hung-up terminal is let go of, as the app does
-        dashboard_shown = await show_dashboard(server, engine, options, log, how_to_join, stop)
+        dashboard_shown = await show_dashboard(server, engine, options, log, how_to_join, stop, board)
     else:
         if not options.headless:
             log.write("no terminal to show the dashboard in: printing this log instead (as --headless does)")

@@ -2,29 +2,37 @@
 the same event loop as the SSH server. Quitting it (q, ctrl+c) stops the server; so does the server's stop
 signal, which closes it. Disconnecting a session asks first.
 
-Sending every participant a message, or suggesting a lesson, needs a way into each participant's app, which
-runs in a process of its own and reads nothing from the server once started: not offered here (yet).
+The instructor can also send every participant a message, or suggest a lesson for them to follow: the room's
+notice (tutor/workshop/room_board.py), a file each participant's app reads about once a second. It is written in a
+worker thread, as the event loop is the SSH server's too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from textual.app import App
+from textual import work
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 
 from tutor.core.formatting import counted, safe_to_draw
 from tutor.core.lessons import load_lessons
+from tutor.core.room_notice import RoomNotice
 from tutor.workshop.dashboard_commands import SessionCommands
 from tutor.workshop.dashboard_confirm import ConfirmScreen
 from tutor.workshop.dashboard_facts import EngineView, FactsReader, SessionView
 from tutor.workshop.dashboard_log import ServeLog
+from tutor.workshop.dashboard_message import MessageScreen
 from tutor.workshop.dashboard_screen import DashboardScreen
+from tutor.workshop.dashboard_suggest import SuggestScreen
 from tutor.workshop.options import ServeOptions
+from tutor.workshop.room_board import RoomBoard, RoomBoardError
 from tutor.workshop.server import WorkshopServer
 
 INSTRUCTOR_FAREWELL = "The instructor has ended your session. Your progress is saved: connect again to resume."
@@ -35,6 +43,17 @@ class ServerView(Protocol):
 
     @property
     def sessions(self) -> Mapping[int, SessionView]: ...
+
+
+@dataclass
+class NoticeSent(Message):
+    notice: RoomNotice
+    what: str  # what was sent, in words for the log
+
+
+@dataclass
+class NoticeNotSent(Message):
+    reason: str
 
 
 class WorkshopDashboard(App[None]):
@@ -52,6 +71,7 @@ class WorkshopDashboard(App[None]):
         reader: FactsReader,
         log: ServeLog,
         *,
+        board: RoomBoard,
         banner: str,
         max_sessions: int,
         now: Callable[[], float] = time.time,
@@ -61,6 +81,8 @@ class WorkshopDashboard(App[None]):
         self.server = server
         self.reader = reader
         self.server_log = log
+        self.board = board
+        self._suggested: int | None = None  # the index of the lesson last suggested
         self.banner = banner
         self.max_sessions = max_sessions
         self.now = now
@@ -94,6 +116,59 @@ class WorkshopDashboard(App[None]):
             "Their tutor closes and their progress is saved; they can connect again.",
         ), answered)
 
+    # ----- the room's notice ------------------------------------------------------------------------------------
+
+    def ask_for_message(self) -> None:
+        """Ask what to tell every participant, then send it."""
+
+        def answered(message: str | None) -> None:
+            if message is not None:
+                self._post_notice(lambda: self.board.send_message(message), f"message: {message}")
+
+        self.push_screen(MessageScreen(), answered)
+
+    def ask_for_lesson(self) -> None:
+        """Ask which lesson to suggest to every participant, then suggest it."""
+        lessons = self.reader.lessons
+        if not lessons.lessons:
+            self.notify("There are no lessons to suggest: the server has loaded none.", severity="warning")
+            return
+
+        def answered(lesson_id: str | None) -> None:
+            index = lessons.index_of(lesson_id) if lesson_id is not None else None
+            if index is None:
+                return
+            self._suggested = index
+            what = f"follow me to lesson {index}: {lessons.lessons[index].title}"
+            self._post_notice(lambda: self.board.suggest_lesson(lesson_id), what)
+
+        after_the_last = self._suggested + 1 if self._suggested is not None else 0
+        self.push_screen(SuggestScreen(lessons, highlighted=after_the_last), answered)
+
+    @work(thread=True, group="room-notice")
+    def _post_notice(self, post: Callable[[], RoomNotice], what: str) -> None:
+        try:
+            notice = post()
+        except (RoomBoardError, ValueError) as error:
+            self.post_message(NoticeNotSent(str(error)))
+        else:
+            self.post_message(NoticeSent(notice, what))
+
+    def on_notice_sent(self, message: NoticeSent) -> None:
+        connected = counted(len(self.server.sessions), "session")
+        self.server_log.write(safe_to_draw(f"to everyone ({connected} connected): {message.what}"))
+        self.notify(f"{message.what} ({connected} connected)", title="Sent to everyone", timeout=6)
+
+    def on_notice_not_sent(self, message: NoticeNotSent) -> None:
+        self.server_log.write(safe_to_draw(f"could not send the notice: {message.reason}"))
+        self.notify(message.reason, title="not sent", severity="error", timeout=10)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Message everyone", "Show every participant a message (m)", self.ask_for_message)
+        yield SystemCommand("Suggest a lesson", "Offer every participant to follow you to a lesson (l)",
+                            self.ask_for_lesson)
+
     async def action_quit(self) -> None:
         """Stop the server: at once if nobody is connected, otherwise after asking."""
         if isinstance(self.screen, ConfirmScreen):
@@ -115,13 +190,13 @@ class WorkshopDashboard(App[None]):
 
 async def show_dashboard(
     server: WorkshopServer, engine: EngineView, options: ServeOptions, log: ServeLog, how_to_join: str,
-    stop: asyncio.Event,
+    stop: asyncio.Event, board: RoomBoard,
 ) -> bool:
     """The dashboard of `loss-tutor serve`, until it is quit or `stop` is set. False if it failed: then the log
-    says so, and printing it goes on."""
+    says so, and printing it goes on. `board` writes the room's notice."""
     lessons = await asyncio.to_thread(load_lessons, options.lessons_dir)
     reader = FactsReader(options.participants_dir, lessons, engine)
-    app = WorkshopDashboard(server, reader, log, banner=how_to_join, max_sessions=options.max_sessions)
+    app = WorkshopDashboard(server, reader, log, board=board, banner=how_to_join, max_sessions=options.max_sessions)
     if await run_dashboard(app, stop):
         return True
     log.write("the dashboard has stopped; the server goes on, printing this log; ctrl+c stops it")

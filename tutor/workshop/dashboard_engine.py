@@ -1,5 +1,6 @@
-"""One line on the room's shared engine: running (its process and memory) or being started again, and how many
-times it has been; or why it would not start."""
+"""The room's shared engine: running (its process and memory) or being started again, and how many times it has
+been, or why it would not start; and while it runs, a line on its queue: how many wait, whose request it computes
+and for how long, how long the last computation took, how many requests it has answered."""
 
 from __future__ import annotations
 
@@ -20,6 +21,32 @@ def memory_words(memory: Memory | None) -> str:
     return f"memory {megabytes(memory.rss_kb)} resident, {megabytes(memory.pss_kb)} proportional (PSS)"
 
 
+def seconds(value: float) -> str:
+    return f"{value:,.1f} s"
+
+
+def queue_words(facts: EngineFacts) -> str | None:
+    """The engine's queue, as it said it; None while it is not running."""
+    if facts.pid is None or facts.refused is not None:
+        return None
+    status = facts.status
+    if status is None:
+        return f"Queue: unknown: {safe_to_draw(facts.status_unavailable or 'it did not say')}"
+    parts = [f"Queue: {len(status.waiting)} waiting" if status.waiting else "Queue: empty"]
+    if not status.loaded:
+        parts.append("loading the model")
+    elif status.computing is not None:
+        parts.append(f"computing for {facts.computing_for or 'a session'}, {seconds(status.computing.for_s)} so far")
+    else:
+        parts.append("idle")
+    if status.last_compute_s is None:
+        parts.append("nothing computed yet")
+    else:
+        parts.append(f"last took {seconds(status.last_compute_s)}")
+    parts.append(f"{status.answered:,} answered, {status.from_cache:,} from cache")
+    return " · ".join(parts)
+
+
 def engine_words(facts: EngineFacts) -> str:
     if facts.refused is not None:
         return f"Engine: stopped: {safe_to_draw(facts.refused)}"
@@ -34,4 +61,5 @@ class EngineLine(Static):
         super().__init__("Engine: …", markup=False, **kwargs)
 
     def show(self, facts: EngineFacts) -> None:
-        self.update(Text(engine_words(facts)))
+        queue = queue_words(facts)
+        self.update(Text(engine_words(facts) if queue is None else f"{engine_words(facts)}\n{queue}"))

@@ -3,16 +3,19 @@ and /proc. `SessionCopy.of` runs on the event loop, where the sessions change; `
 the files, runs in a worker thread. No Textual here.
 
 The room is the participants connected now, each name once (two sessions of one name share one progress file).
-A check counts as answered once the participant has answered it, and as right once they have answered it right:
-progress.json keeps one true/false per check (false until the first right answer, then true), so whether the
-right answer was the first one cannot be told from it.
+A check counts as answered once the participant has answered it. In the room's picture it counts as right only if
+their first answer was right (progress.json keeps that apart, in `checks_first_try`; an answer saved before it did
+counts as answered, not as right the first time); a session's own count is of the checks answered right at last.
+
+The shared engine names the sessions in its queue by process id (tutor/engine/shared_status.py); a session's
+app leads its own process group, so the group of that process says whose session it is.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -20,9 +23,14 @@ from tutor.core.formatting import safe_to_draw
 from tutor.core.lessons import LessonSet
 from tutor.core.progress import MAX_FILE_BYTES, Progress
 from tutor.core.texts import open_regular_file
+from tutor.engine.shared_status import EngineStatus, EngineStatusUnavailable
 
 PROGRESS_FILE = "progress.json"  # in each participant's folder, their app's state folder (see ProgressStore)
 NOT_SAVED_YET = "—"
+
+
+class ProcessGroupView(Protocol):
+    group: int
 
 
 class SessionView(Protocol):
@@ -33,6 +41,7 @@ class SessionView(Protocol):
     address: str
     connected_at: float  # time.time()
     last_input: float  # time.monotonic()
+    pty: ProcessGroupView | None  # None until its program has started
 
     def end(self, farewell: str) -> None: ...
 
@@ -46,6 +55,10 @@ class EngineView(Protocol):
     @property
     def pid(self) -> int | None: ...
 
+    def status(self) -> EngineStatus:
+        """What the engine says of its queue; `EngineStatusUnavailable` if it cannot say now."""
+        ...
+
 
 @dataclass(frozen=True)
 class SessionCopy:
@@ -56,11 +69,24 @@ class SessionCopy:
     address: str
     connected_for_s: float
     idle_s: float
+    group: int | None = None  # the process group of its program, None until it has started
 
     @classmethod
     def of(cls, session: SessionView, *, now: float, monotonic: float) -> SessionCopy:
+        group = session.pty.group if session.pty is not None else None
         return cls(session.number, session.name, session.address,
-                   max(0.0, now - session.connected_at), max(0.0, monotonic - session.last_input))
+                   max(0.0, now - session.connected_at), max(0.0, monotonic - session.last_input), group)
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a session's requests are in the engine's queue."""
+
+    computing: bool = False
+    place: int | None = None  # 1 = computed next; None: not waiting
+
+
+NOT_QUEUED = QueuePlace()
 
 
 @dataclass(frozen=True)
@@ -69,12 +95,13 @@ class SessionRow:
     lesson: str  # the lesson the participant is on, as the dashboard names it
     right: int  # checks answered right, of the lessons the server has
     answered: int
+    queue: QueuePlace = NOT_QUEUED
 
 
 @dataclass(frozen=True)
 class CheckCount:
     check_id: str
-    right: int
+    right_first_try: int  # participants whose first answer was right
     answered: int
 
 
@@ -97,6 +124,9 @@ class EngineFacts:
     restarts: int
     refused: str | None
     memory: Memory | None  # None if /proc could not tell
+    status: EngineStatus | None = None  # None while it is not running, or when it could not say
+    status_unavailable: str | None = None  # why it could not say, as "it …"
+    computing_for: str | None = None  # whose request it computes: a participant and session, or a process
 
 
 @dataclass(frozen=True)
@@ -154,8 +184,9 @@ def room_picture(progress_by_name: Mapping[str, Progress | None], lessons: Lesso
         checks = []
         for check in lesson.checks:
             key = f"{lesson.id}:{check.id}"
-            answers = [progress.checks_answered[key] for progress in present if key in progress.checks_answered]
-            checks.append(CheckCount(safe_to_draw(check.id), right=sum(answers), answered=len(answers)))
+            answered = [progress for progress in present if key in progress.checks_answered]
+            right_first_try = sum(progress.checks_first_try.get(key, False) for progress in answered)
+            checks.append(CheckCount(safe_to_draw(check.id), right_first_try=right_first_try, answered=len(answered)))
         here = sum(progress.current_lesson == lesson.id for progress in present)
         counts.append(LessonCount(lesson_label(lesson.id, lessons), here, tuple(checks)))
     elsewhere: dict[str, int] = {}
@@ -168,6 +199,51 @@ def room_picture(progress_by_name: Mapping[str, Progress | None], lessons: Lesso
     if not_saved:
         counts.append(LessonCount(NOT_SAVED_YET, not_saved))
     return tuple(counts)
+
+
+def process_group(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:  # it has ended
+        return None
+
+
+def sessions_by_pid(
+    status: EngineStatus, sessions: Sequence[SessionCopy], group_of: Callable[[int], int | None]
+) -> dict[int, SessionCopy]:
+    """The session each process named in `status` belongs to, if any."""
+    by_group = {session.group: session for session in sessions if session.group is not None}
+    pids = set(status.waiting) | ({status.computing.pid} if status.computing is not None else set())
+    found = {}
+    for pid in pids - {None}:
+        session = by_group.get(group_of(pid))
+        if session is not None:
+            found[pid] = session
+    return found
+
+
+def queue_places(status: EngineStatus, by_pid: Mapping[int, SessionCopy]) -> dict[int, QueuePlace]:
+    """Each queued or computing session's place, by session number. A session may have more than one
+    connection: being computed for wins over waiting, and the nearest place over the others."""
+    places: dict[int, QueuePlace] = {}
+    for place, pid in reversed(list(enumerate(status.waiting, start=1))):
+        if pid in by_pid:
+            places[by_pid[pid].number] = QueuePlace(place=place)
+    computing = status.computing
+    if computing is not None and computing.pid in by_pid:
+        number = by_pid[computing.pid].number
+        places[number] = QueuePlace(computing=True, place=places.get(number, NOT_QUEUED).place)
+    return places
+
+
+def computing_for(status: EngineStatus, by_pid: Mapping[int, SessionCopy]) -> str | None:
+    if status.computing is None:
+        return None
+    pid = status.computing.pid
+    if pid in by_pid:
+        session = by_pid[pid]
+        return f"{safe_to_draw(session.name)} (session {session.number})"
+    return "a process it could not name" if pid is None else f"process {pid} (not a session's)"
 
 
 def checks_of(progress: Progress | None, lessons: LessonSet) -> tuple[int, int]:
@@ -190,22 +266,31 @@ class FactsReader:
         engine: EngineView,
         *,
         memory_of: Callable[[int], Memory | None] = process_memory,
+        group_of: Callable[[int], int | None] = process_group,
     ):
         self.participants_dir = participants_dir
         self.lessons = lessons
         self.engine = engine
         self._memory_of = memory_of
+        self._group_of = group_of
         self._parsed: dict[str, tuple[tuple[int, int, int], Progress | None]] = {}
 
     def read(self, sessions: Sequence[SessionCopy]) -> DashboardFacts:
         progress_by_name = {name: self._progress(name) for name in _names(sessions)}
         self._parsed = {name: parsed for name, parsed in self._parsed.items() if name in progress_by_name}
+        engine = self._engine_facts()
+        places: dict[int, QueuePlace] = {}
+        if engine.status is not None:
+            by_pid = sessions_by_pid(engine.status, sessions, self._group_of)
+            places = queue_places(engine.status, by_pid)
+            engine = replace(engine, computing_for=computing_for(engine.status, by_pid))
         rows = []
         for session in sessions:
             progress = progress_by_name[session.name]
             lesson_id = progress.current_lesson if progress is not None else None
-            rows.append(SessionRow(session, lesson_label(lesson_id, self.lessons), *checks_of(progress, self.lessons)))
-        return DashboardFacts(tuple(rows), room_picture(progress_by_name, self.lessons), self._engine_facts())
+            rows.append(SessionRow(session, lesson_label(lesson_id, self.lessons), *checks_of(progress, self.lessons),
+                                   queue=places.get(session.number, NOT_QUEUED)))
+        return DashboardFacts(tuple(rows), room_picture(progress_by_name, self.lessons), engine)
 
     def _progress(self, name: str) -> Progress | None:
         path = self.participants_dir / name / PROGRESS_FILE
@@ -223,8 +308,14 @@ class FactsReader:
 
     def _engine_facts(self) -> EngineFacts:
         pid = self.engine.pid
-        memory = self._memory_of(pid) if pid is not None else None
-        return EngineFacts(pid, self.engine.restarts, self.engine.refused, memory)
+        if pid is None:
+            return EngineFacts(pid, self.engine.restarts, self.engine.refused, None)
+        memory = self._memory_of(pid)
+        try:
+            status, unavailable = self.engine.status(), None
+        except EngineStatusUnavailable as why:
+            status, unavailable = None, str(why)
+        return EngineFacts(pid, self.engine.restarts, self.engine.refused, memory, status, unavailable)
 
 
 def _names(sessions: Iterable[SessionCopy]) -> list[str]:

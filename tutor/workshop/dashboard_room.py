@@ -1,5 +1,5 @@
 """Where the room is: for every lesson, how many participants are on it now, and under it, for each of its
-checks, how many have answered it right and how many have answered it at all."""
+checks, how many answered it right on the first try and how many have answered it at all."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from rich.text import Text
 from tutor.workshop.dashboard_facts import NOT_SAVED_YET, LessonCount
 from tutor.workshop.dashboard_table import KeyedTable, Row
 
-COLUMNS = (("where", "Lesson / check"), ("here", "Here now"), ("checks", "Right / answered"))
+COLUMNS = (("where", "Lesson / check"), ("here", "Here now"), ("checks", "Right 1st try / answered"))
 NOTHING_SAVED = "no lesson saved yet"
-MAX_LABEL_CELLS = 36  # a long title is cut short (…), so that the counts stay in view
+MAX_LABEL_CELLS = 32  # a long title is cut short (…), so that the counts stay in view
 
 
 def label_cell(label: str) -> Text:
@@ -27,7 +27,7 @@ def room_rows(counts: Sequence[LessonCount]) -> list[Row]:
         label = NOTHING_SAVED if count.lesson == NOT_SAVED_YET else count.lesson
         rows.append((f"lesson:{count.lesson}", (label_cell(label), Text(str(count.here)), Text(""))))
         for check in count.checks:
-            right = Text(f"{check.right} / {check.answered}")
+            right = Text(f"{check.right_first_try} / {check.answered}")
             label = label_cell(f"└ check {check.check_id}")
             rows.append((f"check:{count.lesson}:{check.check_id}", (label, Text(""), right)))
     return rows

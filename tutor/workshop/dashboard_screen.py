@@ -1,7 +1,8 @@
 """The instructor's dashboard screen: how to join, the engine, the sessions, where the room is, the server's log.
 
 Once a second the sessions are copied (on the event loop, which the SSH server shares) and a worker thread reads
-the participants' progress files and /proc; what it read comes back as `FactsRead`."""
+the participants' progress files and /proc and asks the engine for its queue (briefly: an engine that does not
+answer in time is shown as such); what it read comes back as `FactsRead`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
@@ -38,6 +40,11 @@ class FactsRead(Message):
 
 class DashboardScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
+    BINDINGS = [
+        Binding("m", "message", "Message everyone", tooltip="Show every participant a message", id="message-everyone"),
+        Binding("l", "suggest", "Suggest a lesson", tooltip="Offer every participant to follow you to a lesson",
+                id="suggest-lesson"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -94,3 +101,9 @@ class DashboardScreen(Screen):
 
     def on_disconnect_asked(self, message: DisconnectAsked) -> None:
         self.dashboard.ask_to_disconnect(message.number)
+
+    def action_message(self) -> None:
+        self.dashboard.ask_for_message()
+
+    def action_suggest(self) -> None:
+        self.dashboard.ask_for_lesson()

@@ -1,5 +1,6 @@
-"""The dashboard's table of sessions: who is connected, since when, on which lesson, how their checks went, and
-when they last pressed a key. `d` asks to disconnect the session under the cursor."""
+"""The dashboard's table of sessions: who is connected, since when, on which lesson, how their checks went, when
+they last pressed a key, and whether the engine is computing for them or where they wait in its queue. `d` asks
+to disconnect the session under the cursor."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from tutor.core.formatting import safe_to_draw
-from tutor.workshop.dashboard_facts import SessionRow
+from tutor.workshop.dashboard_facts import QueuePlace, SessionRow
 from tutor.workshop.dashboard_table import KeyedTable
 
 COLUMNS = (
@@ -21,6 +22,7 @@ COLUMNS = (
     ("connected", "Connected for"),
     ("last_key", "Last key"),
     ("checks", "Checks right / answered"),
+    ("queue", "Queue"),
     ("lesson", "Lesson"),  # the widest, so last: the others stay in view
 )
 
@@ -36,6 +38,20 @@ def how_long(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+def ordinal(number: int) -> str:
+    """`1st`, `2nd`, `3rd`, `4th`, `11th`, `12th`, `13th`, `21st`."""
+    suffix = "th" if number % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def queue_cell(queue: QueuePlace) -> str:
+    """`computing`, `2nd` (in the queue), both (`computing, 2nd`: it asked again meanwhile), or nothing."""
+    place = ordinal(queue.place) if queue.place is not None else None
+    if queue.computing:
+        return "computing" if place is None else f"computing, {place}"
+    return place or ""
+
+
 def session_cells(row: SessionRow) -> tuple[Text, ...]:
     session = row.session
     return (
@@ -45,6 +61,7 @@ def session_cells(row: SessionRow) -> tuple[Text, ...]:
         Text(how_long(session.connected_for_s)),
         Text(f"{how_long(session.idle_s)} ago"),
         Text(f"{row.right} / {row.answered}"),
+        Text(queue_cell(row.queue)),
         Text(row.lesson),
     )
 

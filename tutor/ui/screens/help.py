@@ -29,6 +29,7 @@ computed live by a real (untrained) GPT-2-sized model on your text.
 | `↑` `↓` `pgup` `pgdn` `home` `end` | move along the token table (`▶` marks the row) |
 | `enter` on a token | inspect that position: top-10 predictions (or click it twice) |
 | `a` | answer this lesson's check; `h` shows the next hint |
+| `f` | in a workshop: go to the lesson the instructor suggests |
 | `ctrl+p` | command palette: go to lesson …, start over, theme … |
 | `?` | this help; `escape` closes it |
 | `q` | quit (your place is saved) |

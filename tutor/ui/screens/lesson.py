@@ -51,6 +51,8 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         Binding("h", "hint", "Hint", show=False, id="hint"),
         Binding("l", "toggle_list", "Lessons", show=False, id="toggle-lesson-list"),
         Binding("z", "zoom", "Zoom", id="zoom-pane"),
+        # In a workshop, only while the instructor suggests a lesson (see `check_action`).
+        Binding("f", "follow", "Follow", tooltip="Go to the lesson the instructor is on", id="follow-instructor"),
         *[Binding(str(n), f"go_to({n})", f"Lesson {n}", show=False, id=f"lesson-{n}") for n in range(10)],
     ]
 
@@ -60,6 +62,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         # What `show_lesson` last drew: the lesson screen draws a lesson anew only when one of them changes.
         self._lessons_shown: LessonSet | None = None
         self._lesson_shown: Lesson | None = None
+        self._suggestion_shown: int | None = None  # the index of the lesson the instructor suggests, while pending
 
     # ----- layout ---------------------------------------------------------------------------------
 
@@ -70,6 +73,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
             with Container(id="lesson-area"):
                 yield ExplanationPane(id="explanation")
                 yield Container(id="pane-slot")
+        yield SteadyStatic(id="suggestion-bar", markup=False)
         yield SteadyStatic(id="problem-bar", markup=False)
         yield Footer(compact=True)
 
@@ -137,6 +141,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
             self.show_lesson()  # another lesson, or the lesson files were read again
         else:
             self.show_report()
+        self._show_suggestion()
 
     def show_lesson(self) -> None:
         app, lesson = self.tutor_app, self.lesson
@@ -198,6 +203,21 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         bar.update(safe_to_draw("\n".join(lines)))  # file names, PyTorch's words
         bar.display = bool(lines)
 
+    def _show_suggestion(self) -> None:
+        """The lesson a workshop's instructor suggests, in a bar while it is pending; `f` is in the footer only then."""
+        app = self.tutor_app
+        suggested = app.session.suggested_lesson
+        index = app.lessons.index_of(suggested) if suggested is not None else None
+        bar = self.query_one("#suggestion-bar", Static)
+        if index is not None:
+            title = app.lessons.lessons[index].title
+            bar.update(safe_to_draw(f"The instructor is on lesson {index}: {title} — press f to follow"))
+        bar.display = index is not None
+        self.set_class(index is not None, "-suggestion-pending")
+        if index != self._suggestion_shown:
+            self._suggestion_shown = index
+            self.refresh_bindings()
+
     def _show_no_lessons(self) -> None:
         """Not one lesson loaded (none in the folder, or every file has a problem): say so, and show nothing
         of the lesson that was shown before."""
@@ -221,6 +241,14 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         self._show_problems()
 
     # ----- actions --------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "follow":
+            return self._suggestion_shown is not None
+        return super().check_action(action, parameters)
+
+    def action_follow(self) -> None:
+        self.tutor_app.follow_suggestion()
 
     def action_go_to(self, index: int) -> None:
         self.tutor_app.go_to_lesson(index)
@@ -294,14 +322,11 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         app = self.tutor_app
         session, index = app.session, app.lesson_index
         key = f"{message.lesson_id}:{message.check_id}"
+        session.record_answer(key, message.correct)
+        app.save_progress()
         if message.correct:
-            session.checks[key] = True
-            app.save_progress()
             if message.last and index is not None and index + 1 < len(app.lessons.lessons):
                 app.notify(message.message, title="✓ right — on to the next lesson", timeout=6)
                 app.go_to_lesson(index + 1)
                 return
             self.show_report()
-        else:
-            session.checks.setdefault(key, False)
-            app.save_progress()
