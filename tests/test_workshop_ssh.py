@@ -20,12 +20,13 @@ from pathlib import Path
 import asyncssh
 import pyte
 import pytest
-from processes import children
+from processes import children, descendants, working_folder
 
 from tutor.core.lessons import load_lessons
 from tutor.workshop.names import participant_name
 from tutor.workshop.options import KeyAuth, NoAuth, PasswordAuth, ServeOptions
 from tutor.workshop.pty_session import TAKE_CONTROLLING_TERMINAL, group_members
+from tutor.workshop.room_board import RoomBoard, room_notice_path
 from tutor.workshop.server import SERVER_STOPPING, WorkshopServer
 from tutor.workshop.throttle import LoginThrottle
 
@@ -414,15 +415,22 @@ class ServeCommand:
         self.fingerprint = re.search(r"host key fingerprint: (\S+)", self.banner)[1]
 
     def session_group(self) -> int:
-        (leader,) = [pid for pid in children(self.process.pid) if "tutor.workshop.session_entry" in _command_line(pid)]
+        """The one session's process: it runs in its participant's folder (forked or not)."""
+        participants = self.state_dir / "participants"
+        (leader,) = [pid for pid in descendants(self.process.pid)
+                     if (folder := working_folder(pid)) is not None and folder.parent == participants]
         return leader
+
+    def forker(self) -> int:
+        (forker,) = [pid for pid in children(self.process.pid) if "tutor.workshop.session_forker" in _command_line(pid)]
+        return forker
 
     def engine(self) -> int:
         (engine,) = [pid for pid in children(self.process.pid) if "tutor.engine.shared_server" in _command_line(pid)]
         return engine
 
     def kill(self) -> None:
-        for leader in children(self.process.pid):
+        for leader in descendants(self.process.pid):
             for pid in group_members(leader):
                 os.kill(pid, signal.SIGKILL)
         if self.process.poll() is None:
@@ -502,5 +510,26 @@ async def test_over_ssh_a_participant_is_offered_the_workshops_texts_and_no_way_
         assert "Or open a file" in terminal.text
         assert "shortcut.txt" not in terminal.text  # a link out of the folder is not offered
         assert "path to a UTF-8 text file" not in terminal.text  # the standalone form's path field is not there
+    finally:
+        serve.kill()
+
+
+async def test_over_ssh_the_instructors_message_and_suggested_lesson_reach_a_participant(tmp_path):
+    stale = RoomBoard(room_notice_path(tmp_path / "workshop"))
+    stale.send_message("left over from the last workshop")
+    serve = ServeCommand(tmp_path)
+    try:
+        assert not stale.path.exists()  # removed as the server started
+        terminal = await open_terminal(serve.port, "ada", password=serve.password, size=(100, 30))
+        await terminal.read_until("lesson 0 of", timeout=60)
+        board = RoomBoard(stale.path)  # what the dashboard writes with
+        board.send_message("Welcome, everyone")
+        await terminal.read_until("Welcome, everyone")
+        lesson = load_lessons().lessons[2]
+        board.suggest_lesson(lesson.id)
+        await terminal.read_until("The instructor is on lesson 2")
+        terminal.type("f")
+        await until_redrawn(terminal, lambda: "lesson 2 of" in terminal.text)
+        assert "left over" not in terminal.text and b"left over" not in terminal.received
     finally:
         serve.kill()

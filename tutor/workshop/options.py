@@ -24,6 +24,9 @@ MAX_PASSWORD_FILE_BYTES = 4096
 # What --colors tells Textual to assume, as $TEXTUAL_COLOR_SYSTEM: SSH does not forward COLORTERM, so a
 # truecolor terminal looks like a 256-colour one unless the instructor says otherwise.
 COLOR_SYSTEMS = {"16": "standard", "256": "256", "truecolor": "truecolor"}
+# How each session's process comes to be (tutor/workshop/forked_sessions.py): forked from a warm parent that
+# has imported the app, or a new Python process that imports it all itself (slower; kept to compare).
+SESSION_STARTS = ("fork", "process")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smh])")
 _SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600}
 
@@ -61,6 +64,7 @@ class ServeOptions:
     headless: bool = False
     max_positions: int | None = None  # the room's limit on positions, if lower than the server's own
     engine_folder: Path | None = None  # the room's shared engine socket folder, once it is started
+    session_start: str = "fork"  # one of SESSION_STARTS
 
     @property
     def participants_dir(self) -> Path:
@@ -124,6 +128,9 @@ def build_serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--colors", choices=list(COLOR_SYSTEMS), help="colours participants' terminals show "
                         "(default: as their TERM says; SSH does not pass on truecolor support)")
     parser.add_argument("--headless", action="store_true", help="print a plain log instead of the dashboard")
+    parser.add_argument("--session-start", choices=SESSION_STARTS, default="fork", help="fork: each session from a "
+                        "parent that has the app loaded (fast, shares memory; the default); process: each a new "
+                        "Python process")
     return parser
 
 
@@ -141,6 +148,7 @@ def parse_serve_options(argv: list[str]) -> ServeOptions:
         texts_dir=_folder(args.texts, "--texts"),
         colors=args.colors,
         headless=args.headless,
+        session_start=args.session_start,
     )
 
 

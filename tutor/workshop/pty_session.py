@@ -71,13 +71,14 @@ def group_members(group: int) -> list[int]:
 
 
 class PtySession:
-    """Start with `PtySession.start`; then `read`, `write`, `resize`, `wait`; `end` stops it all."""
+    """Start with `PtySession.start` (or `forked_sessions.start_forked`); then `read`, `write`, `resize`, `wait`;
+    `end` stops it all."""
 
-    def __init__(self, process: asyncio.subprocess.Process, controller: int):
-        self.process = process
-        self.pid = process.pid
-        self.group = process.pid  # a session leader leads its own process group
+    def __init__(self, pid: int, controller: int, exited: asyncio.Future):
+        self.pid = pid
+        self.group = pid  # a session leader leads its own process group
         self._controller = controller
+        self._exited = exited  # its exit code, or None if it could not be told
         self._closed = False
         self._waiting: set[asyncio.Future] = set()
 
@@ -90,9 +91,9 @@ class PtySession:
         cwd: Path,
         size: tuple[int, int],
     ) -> PtySession:
-        controller, terminal = os.openpty()
+        """`command` as a new process, leading a new session on a new terminal."""
+        controller, terminal = open_terminal(size)
         try:
-            _set_size(terminal, *bounded_size(*size))
             process = await asyncio.create_subprocess_exec(
                 *command,
                 stdin=terminal,
@@ -108,8 +109,13 @@ class PtySession:
             raise
         finally:
             os.close(terminal)
+        return cls.on(controller, process.pid, asyncio.ensure_future(process.wait()))
+
+    @classmethod
+    def on(cls, controller: int, pid: int, exited: asyncio.Future) -> PtySession:
+        """The session of process `pid`, started on the terminal whose other side is `controller`."""
         os.set_blocking(controller, False)
-        return cls(process, controller)
+        return cls(pid, controller, exited)
 
     async def read(self) -> bytes:
         """What the program wrote; b"" once the terminal is closed on both sides."""
@@ -142,9 +148,9 @@ class PtySession:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.group, signal.SIGWINCH)
 
-    async def wait(self) -> int:
-        """The exit code of the session's first process (negative: the signal that ended it)."""
-        return await self.process.wait()
+    async def wait(self) -> int | None:
+        """The exit code of the session's first process (negative: the signal that ended it; None: unknown)."""
+        return await asyncio.shield(self._exited)
 
     def hang_up(self) -> None:
         """Close the server's side of the terminal: the kernel sends the session SIGHUP."""
@@ -171,7 +177,7 @@ class PtySession:
                 os.killpg(self.group, signum)
             await self._group_gone(grace_s)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.process.wait(), grace_s)
+            await asyncio.wait_for(asyncio.shield(self._exited), grace_s)
         return needed
 
     async def _group_gone(self, timeout_s: float) -> bool:
@@ -197,6 +203,18 @@ class PtySession:
             self._waiting.discard(ready)
             if not self._closed:
                 remove(self._controller)
+
+
+def open_terminal(size: tuple[int, int]) -> tuple[int, int]:
+    """A new pseudo-terminal of `size` (bounded): its controller side and its terminal side."""
+    controller, terminal = os.openpty()
+    try:
+        _set_size(terminal, *bounded_size(*size))
+    except BaseException:
+        os.close(controller)
+        os.close(terminal)
+        raise
+    return controller, terminal
 
 
 def _set_size(terminal: int, columns: int, rows: int) -> None:

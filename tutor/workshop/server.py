@@ -18,13 +18,21 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncssh
 
+from tutor.workshop.forked_sessions import ForkerUnavailable, SessionForker
 from tutor.workshop.names import participant_name
 from tutor.workshop.options import KeyAuth, NoAuth, PasswordAuth, ServeOptions, prepared_password
 from tutor.workshop.pty_session import READ_CHUNK, PtySession
-from tutor.workshop.session_command import SessionCommand, app_session_command, session_environment
+from tutor.workshop.session_command import (
+    SessionCommand,
+    app_session_args,
+    app_session_command,
+    room_environment,
+    session_environment,
+)
 from tutor.workshop.throttle import LoginThrottle
 
 GRACE_S = 5.0  # after each of SIGHUP and SIGTERM, before the next signal
@@ -106,7 +114,7 @@ class WorkshopServer:
         options: ServeOptions,
         host_key: asyncssh.SSHKey,
         *,
-        session_command: SessionCommand = app_session_command,
+        session_command: SessionCommand | None = None,
         log: Callable[[str], None] = print,
         grace_s: float = GRACE_S,
         throttle: LoginThrottle | None = None,
@@ -118,7 +126,12 @@ class WorkshopServer:
         self.grace_s = grace_s
         self.throttle = throttle or LoginThrottle()
         self.sessions: dict[int, Session] = {}
-        self._session_command = session_command
+        # A program of the caller's own runs as a new process; the tutor is forked unless the options say not to.
+        self._session_command = session_command or app_session_command
+        self.forker = (
+            SessionForker(room_environment(options), log=log)
+            if session_command is None and options.session_start == "fork" else None
+        )
         self._login_timeout_s = login_timeout_s
         self._connections: set[asyncssh.SSHServerConnection] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
@@ -165,6 +178,11 @@ class WorkshopServer:
             else:
                 reason = os.strerror(error.errno)
             raise WorkshopStartError(f"could not listen on {self.options.host} port {self.options.port}: {reason}") from None
+        if self.forker is not None:
+            try:
+                await self.forker.start()
+            except ForkerUnavailable as error:
+                self.log(f"{error}; sessions start as their own processes")
 
     async def stop(self) -> None:
         """Stop taking connections, end every session (their programs save and quit), close every connection.
@@ -183,6 +201,8 @@ class WorkshopServer:
             connection.close()
         if self._acceptor is not None:
             await self._acceptor.wait_closed()
+        if self.forker is not None:
+            await self.forker.stop()
         self._stopped.set()
 
     async def _run_session(self, process: asyncssh.SSHServerProcess) -> None:
@@ -220,9 +240,7 @@ class WorkshopServer:
         try:
             progress_dir.mkdir(mode=0o700, exist_ok=True)
             env = session_environment(self.options, progress_dir, process.term_type)
-            pty = await PtySession.start(
-                self._session_command(self.options), env=env, cwd=progress_dir, size=process.term_size[:2]
-            )
+            pty = await self._start_program(env, progress_dir, process.term_size[:2])
         except OSError as error:
             _say(process, f"loss-tutor: the tutor could not start here ({error.strerror or error}); please tell the instructor.")
             _exit(process, 1)
@@ -258,6 +276,14 @@ class WorkshopServer:
                 task.cancel()
             pty.hang_up()
             await self._end(pty, session)  # nothing left: returns at once
+
+    async def _start_program(self, env: dict[str, str], folder: Path, size: tuple[int, int]) -> PtySession:
+        if self.forker is not None:
+            try:
+                return await self.forker.start_session(app_session_args(self.options), env=env, cwd=folder, size=size)
+            except ForkerUnavailable:
+                pass  # said in the log once, when it stopped being available
+        return await PtySession.start(self._session_command(self.options), env=env, cwd=folder, size=size)
 
     async def _end(self, pty: PtySession, session: Session) -> None:
         if await pty.end(self.grace_s) == signal.SIGKILL:
@@ -306,7 +332,9 @@ async def _finish(output: asyncio.Task) -> None:
         await asyncio.wait_for(asyncio.shield(output), DRAIN_S)
 
 
-def _exit_status(returncode: int) -> int:
+def _exit_status(returncode: int | None) -> int:
+    if returncode is None:  # ended while the session forker was down: how is not known
+        return 255
     return 128 + -returncode if returncode < 0 else min(returncode, 255)
 
 
