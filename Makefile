@@ -9,7 +9,7 @@ run: $(VENV)/.installed
 	$(BIN)/loss-tutor
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench

@@ -1,6 +1,7 @@
 """How `loss-tutor serve` holds up under a room: N real SSH clients on loopback, beside the targets.
 
     python -m bench.workshop [--sessions N] [--spread S] [--typists K] [--typing-seconds T] [--timeout S]
+                             [--session-start fork|process]
 
 Not part of the test suite (`make bench-workshop`). It starts `loss-tutor serve --headless --no-auth` on a free
 loopback port with a fresh state folder (the model's weights come from the usual cache, built if missing), waits
@@ -12,10 +13,11 @@ until the shared engine has loaded the model, then:
 3. Every connection is dropped (no goodbye); no session process may be left behind.
 4. `serve` is stopped as the instructor does (SIGINT); nothing of it may be left.
 Medians and p95s come from all participants (all keys for key → frame). Memory is PSS from
-/proc/PID/smaps_rollup of the server, its engine and every session process, read once all N show their numbers
-and again after the typing. The clients run in this process, on the same CPUs: their own CPU time is shown.
+/proc/PID/smaps_rollup of the server, its engine, its session forker and every session process, read once all N
+show their numbers and again after the typing. The clients run in this process, on the same CPUs: their own CPU time is shown.
 The `diagnosis` rows say where time and memory go: CPU time per session and of the engine, and what one
-session's Python and imports cost on their own (the part a warm parent could share by forking).
+session's Python and imports cost on their own (the part the session forker shares; `--session-start process`
+measures sessions started without it).
 
 Whatever happens (a failure, ctrl+c, SIGTERM), the server is stopped and every process it started is ended;
 `serve` also gets SIGTERM if this process dies (PR_SET_PDEATHSIG).
@@ -48,6 +50,7 @@ import asyncssh
 from bench.__main__ import PYTHON, Row, last_line, print_row, seconds, within
 from bench.workshop_client import Participant, SessionEnded, any_lesson, lesson_five_number, on_lesson
 from bench.workshop_processes import Registry, Tree, cpu_s, memory, session_pid, stat
+from tutor.workshop.options import SESSION_STARTS
 
 # Targets (issue 10), for 30 sessions on the 2-core box.
 ALL_READY_S = 20.0           # first join to all N showing lesson 5's numbers, joins spread over 10 s
@@ -148,11 +151,11 @@ class Server:
     """`loss-tutor serve --headless --no-auth` on a free loopback port; its log is read on a thread (a full
     pipe would stop its event loop) and kept."""
 
-    def __init__(self, state_dir: Path, sessions: int):
+    def __init__(self, state_dir: Path, sessions: int, session_start: str):
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [*PYTHON, "-m", "tutor", "serve", "--headless", "--no-auth", "--port", "0", "--state-dir", str(state_dir),
-             "--max-sessions", str(max(sessions, 40))],
+             "--max-sessions", str(max(sessions, 40)), "--session-start", session_start],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,  # the terminal's ctrl+c reaches this benchmark, which stops serve in order
             preexec_fn=_end_with_this_process,
@@ -219,6 +222,7 @@ class Server:
 class Snapshot:
     server_pss_kb: int
     engine_pss_kb: int
+    forker_pss_kb: int
     others_pss_kb: int
     session_pss_kb: list[int]
     session_private_kb: list[int]
@@ -230,7 +234,8 @@ class Snapshot:
 
     @property
     def total_pss_kb(self) -> int:
-        return self.server_pss_kb + self.engine_pss_kb + self.others_pss_kb + sum(self.session_pss_kb)
+        return (self.server_pss_kb + self.engine_pss_kb + self.forker_pss_kb + self.others_pss_kb
+                + sum(self.session_pss_kb))
 
 
 def snapshot(server_pid: int, registry: Registry) -> Snapshot:
@@ -248,6 +253,7 @@ def snapshot(server_pid: int, registry: Registry) -> Snapshot:
     return Snapshot(
         server_pss_kb=pss([server_pid]),
         engine_pss_kb=pss(tree.engines),
+        forker_pss_kb=pss(tree.forkers),
         others_pss_kb=pss(tree.others),
         session_pss_kb=[sum(m.pss_kb for m in group if m) for group in per_group],
         session_private_kb=[sum(m.private_kb for m in group if m) for group in per_group],
@@ -445,6 +451,8 @@ def memory_rows(at_ready: Snapshot, after_typing: Snapshot) -> list[Row]:
         Row("  serve (SSH server, ptys)", mb(largest.server_pss_kb)),
         Row("  shared engine", mb(largest.engine_pss_kb)),
     ]
+    if largest.forker_pss_kb:
+        rows.append(Row("  session forker (the warm parent)", mb(largest.forker_pss_kb)))
     if largest.others_pss_kb:
         rows.append(Row("  other processes of serve", mb(largest.others_pss_kb)))
     rows.append(Row(f"  all {sessions} sessions", mb(sum(largest.session_pss_kb))))
@@ -573,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--typing-seconds", type=int, default=30, help="for how long (default 30)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds a participant may take to reach lesson 5's numbers (default 120)")
+    parser.add_argument("--session-start", choices=SESSION_STARTS, default=SESSION_STARTS[0],
+                        help="how serve starts each participant's tutor (default: forked from a warm parent)")
     args = parser.parse_args(argv)
     if args.sessions < 1 or args.typists < 0 or args.typing_seconds < 0 or args.spread < 0 or args.timeout <= 0:
         parser.error("--sessions must be at least 1; --typists, --typing-seconds and --spread not negative; "
@@ -586,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda number, _frame: sys.exit(128 + number))
 
     print(f"{options.sessions} sessions joining over {options.spread_s:g} s · {options.typists} typing for "
-          f"{options.typing_s} s · {os.cpu_count()} CPUs · load average {load_average()} · python "
+          f"{options.typing_s} s · sessions started by {args.session_start} · {os.cpu_count()} CPUs · load average {load_average()} · python "
           f"{sys.version.split()[0]}", flush=True)
     print_row("section", Row("figure", "value", "target", "verdict"))
     scratch = Path(tempfile.mkdtemp(prefix="loss-tutor-bench-workshop-"))
@@ -596,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for row in measure_imports(IMPORT_RUNS) + measure_compute(COMPUTE_RUNS, options.sessions):
             show(row)
-        server = Server(scratch / "workshop", options.sessions)
+        server = Server(scratch / "workshop", options.sessions, args.session_start)
         port = int(server.wait_for(r"port (\d+):", SERVER_START_BUDGET_S)[1])
         show(Row("serve: start to listening", seconds(time.monotonic() - server.started)))
         loaded = server.wait_for(r"model loaded in ([\d.]+) s", MODEL_LOAD_BUDGET_S)

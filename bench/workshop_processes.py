@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENGINE_MODULE = "tutor.engine.shared_server"  # in the shared engine's command line (tutor/engine/shared_supervisor.py)
+FORKER_MODULE = "tutor.workshop.session_forker"  # in the session forker's (tutor/workshop/forked_sessions.py)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -96,10 +97,12 @@ def memory(pid: int) -> Memory | None:
 
 @dataclass
 class Tree:
-    """`loss-tutor serve` at one moment: its own process, the engine, and each session's process group."""
+    """`loss-tutor serve` at one moment: its own process, the engine, the session forker, and each session's
+    process group."""
 
     server: int
     engines: list[int] = field(default_factory=list)
+    forkers: list[int] = field(default_factory=list)
     sessions: dict[int, list[int]] = field(default_factory=dict)  # process group → its processes
     others: list[int] = field(default_factory=list)  # in the server's own group: neither engine nor session
 
@@ -110,8 +113,11 @@ class Tree:
         for pid in descendants(server):
             if (info := stat(pid)) is None:
                 continue
-            if ENGINE_MODULE in command_line(pid):
+            command = command_line(pid)
+            if ENGINE_MODULE in command:
                 tree.engines.append(pid)
+            elif FORKER_MODULE in command and info.parent == server:  # a group of its own, yet no one's session;
+                tree.forkers.append(pid)  # the sessions it forks keep its command line, a level below
             elif own is not None and info.group == own.group:
                 tree.others.append(pid)
             else:  # each session leads a process group of its own (tutor/workshop/pty_session.py)
@@ -120,7 +126,7 @@ class Tree:
 
     def pids(self) -> list[int]:
         sessions = (pid for members in self.sessions.values() for pid in members)
-        return [self.server, *self.engines, *self.others, *sessions]
+        return [self.server, *self.engines, *self.forkers, *self.others, *sessions]
 
 
 class Registry:

@@ -17,6 +17,7 @@ from tutor.core.lessons import load_lessons
 from tutor.core.progress import Progress, ProgressStore
 from tutor.core.startup import session_from_progress
 from tutor.core.texts import MAX_TEXT_CHARS, SAMPLE_TEXT_PATH, TextError, read_text_file
+from tutor.core import workshop_texts
 from tutor.core.workshop_texts import WorkshopTexts
 from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.text_screen import TextScreen
@@ -157,6 +158,16 @@ async def test_the_normal_app_still_opens_any_path(make_app, texts):
 def test_only_regular_files_directly_in_the_folder_are_offered(texts):
     assert WorkshopTexts(texts).names() == ["also fox [b].txt", "fox.txt"]
     assert WorkshopTexts(None).names() == []
+
+
+def test_a_huge_folder_is_listed_within_bounds(tmp_path, monkeypatch):
+    for number in range(60):
+        (tmp_path / f"{number:02}.txt").write_text("text")
+    monkeypatch.setattr(workshop_texts, "MAX_ENTRIES_READ", 40)  # the folder is read no further…
+    offered = WorkshopTexts(tmp_path).names()
+    assert len(offered) == 40 and offered == sorted(offered)
+    monkeypatch.setattr(workshop_texts, "MAX_NAMES_OFFERED", 10)  # …and the list is no longer
+    assert len(WorkshopTexts(tmp_path).names()) == 10
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,10 @@ from pathlib import Path
 
 from tutor.core.texts import LoadedText, TextError, read_text_file
 
+# The list is read as the text form opens, so it is bounded: a folder of thousands of entries costs a few ms.
+MAX_ENTRIES_READ = 5_000
+MAX_NAMES_OFFERED = 500
+
 
 def is_plain_name(name: str) -> bool:
     """A file name alone: no folder in it, nothing that leads out of the folder, not hidden, and shown as it is
@@ -30,17 +34,19 @@ class WorkshopTexts:
     folder: Path | None  # absolute; None: the instructor gave no --texts, so no file is offered
 
     def names(self) -> list[str]:
-        """The files a participant may open, sorted. TextError if the folder cannot be read."""
+        """The files a participant may open, sorted: the first MAX_NAMES_OFFERED of those among the folder's
+        first MAX_ENTRIES_READ entries. TextError if the folder cannot be read."""
         if self.folder is None:
             return []
+        found = []
         try:
             with os.scandir(self.folder) as entries:
-                return sorted(
-                    entry.name for entry in entries
-                    if is_plain_name(entry.name) and entry.is_file(follow_symlinks=False)
-                )
+                for _, entry in zip(range(MAX_ENTRIES_READ), entries):
+                    if is_plain_name(entry.name) and entry.is_file(follow_symlinks=False):
+                        found.append(entry.name)
         except OSError as error:
             raise TextError(f"the workshop's texts cannot be listed: {error.strerror or error}") from None
+        return sorted(found)[:MAX_NAMES_OFFERED]
 
     def read(self, name: str) -> LoadedText:
         """The text of the file `name` in the folder; TextError if it is not one a participant may open."""
