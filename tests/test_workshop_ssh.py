@@ -495,6 +495,21 @@ async def test_the_tutor_over_ssh_redraws_at_a_new_size_resumes_by_name_and_ends
     assert "ada joined from 127.0.0.1" in log and "ada disconnected" in log and "ada was disconnected by the server" in log
 
 
+async def test_everything_serve_started_ends_when_serve_is_killed(serve_command):
+    """SIGKILL leaves serve no time to clean up: its engine, its session forker and the sessions the forker
+    made must each notice on their own (the engine its parent dying, the forker its channel closing, the
+    sessions their terminals hanging up)."""
+    serve = serve_command
+    terminal = await open_terminal(serve.port, "ada", password=serve.password, size=(80, 24))
+    await terminal.read_until("loss-tutor · lesson", timeout=60)
+    started = [serve.session_group(), serve.forker(), serve.engine()]
+    assert serve.session_group() in children(serve.forker())  # forked, not started as a process of its own
+    serve.process.kill()
+    serve.process.wait()
+    await until(lambda: not any(running(pid) for pid in started), timeout=30,
+                what="the session, the forker and the engine ending after serve was killed")
+
+
 async def test_over_ssh_a_participant_is_offered_the_workshops_texts_and_no_way_to_name_a_path(tmp_path):
     texts = tmp_path / "texts"
     texts.mkdir()
