@@ -7,8 +7,8 @@ Not part of the test suite (`make bench-workshop`). It starts `loss-tutor serve 
 loopback port with a fresh state folder (the model's weights come from the usual cache, built if missing), waits
 until the shared engine has loaded the model, then:
 1. N participants join, spread evenly over S seconds, each with an 80x24 terminal: it logs in, waits for the app,
-   presses `5` and waits until lesson 5's numbers are on its screen (read with pyte).
-2. K of them press a key each second for T seconds (`n` and `p`: lessons 5 and 6 in turn), each timed from the
+   presses `7` and waits until the cross-entropy lesson's (lesson 7's) numbers are on its screen (read with pyte).
+2. K of them press a key each second for T seconds (`n` and `p`: lessons 7 and 8 in turn), each timed from the
    key to the frame showing the other lesson; the others stay connected, idle.
 3. Every connection is dropped (no goodbye); no session process may be left behind.
 4. `serve` is stopped as the instructor does (SIGINT); nothing of it may be left.
@@ -48,12 +48,19 @@ from pathlib import Path
 import asyncssh
 
 from bench.__main__ import PYTHON, Row, last_line, print_row, seconds, within
-from bench.workshop_client import Participant, SessionEnded, any_lesson, lesson_five_number, on_lesson
+from bench.workshop_client import (
+    CROSS_ENTROPY_LESSON,
+    Participant,
+    SessionEnded,
+    any_lesson,
+    cross_entropy_number,
+    on_lesson,
+)
 from bench.workshop_processes import Registry, Tree, cpu_s, memory, session_pid, stat
 from tutor.workshop.options import SESSION_STARTS
 
 # Targets (issue 10), for 30 sessions on the 2-core box.
-ALL_READY_S = 20.0           # first join to all N showing lesson 5's numbers, joins spread over 10 s
+ALL_READY_S = 20.0           # first join to all N showing the cross-entropy lesson's numbers, joins spread over 10 s
 FIRST_FRAME_P50_S = 0.3      # login to the first frame
 FIRST_FRAME_P95_S = 1.0
 KEY_FRAME_P95_MS = 150.0     # key to frame over SSH while K sessions press a key each second
@@ -275,7 +282,7 @@ async def keep_recording(server_pid: int, registry: Registry, every_s: float = 1
 # --- the participants --------------------------------------------------------------------------------------
 
 
-async def reach_lesson_five(participant: Participant, port: int, server_pid: int) -> None:
+async def reach_the_cross_entropy_lesson(participant: Participant, port: int, server_pid: int) -> None:
     participant.stage = "logging in"
     await participant.log_in(port)
     participant.session_pid = await asyncio.to_thread(session_pid, server_pid, participant.name)
@@ -286,16 +293,16 @@ async def reach_lesson_five(participant: Participant, port: int, server_pid: int
     chunks_at_title = participant.chunks
 
     def numbers_shown(lines: list[str]) -> bool:
-        participant.number = lesson_five_number(lines)
+        participant.number = cross_entropy_number(lines)
         return participant.number is not None
 
-    participant.stage = "waiting for lesson 5's numbers"
+    participant.stage = "waiting for the cross-entropy lesson's numbers"
     shown = participant.expect(numbers_shown)
     while participant.numbers_shown is None:
-        participant.press("5")
+        participant.press(str(CROSS_ENTROPY_LESSON))
         with contextlib.suppress(asyncio.TimeoutError):
             participant.numbers_shown = await asyncio.wait_for(asyncio.shield(shown), REPRESS_S)
-        if participant.numbers_shown is None and on_lesson(5)(participant.lines):  # there, waiting: no need to press again
+        if participant.numbers_shown is None and on_lesson(CROSS_ENTROPY_LESSON)(participant.lines):  # there, waiting: no need to press again
             participant.numbers_shown = await shown
     participant.updates_while_waiting = participant.chunks - chunks_at_title
     participant.bytes_to_numbers = participant.received_bytes
@@ -306,7 +313,7 @@ async def reach_lesson_five(participant: Participant, port: int, server_pid: int
 async def join(participant: Participant, port: int, server_pid: int, at: float, budget_s: float) -> None:
     await asyncio.sleep(max(0.0, at - time.monotonic()))
     try:
-        await asyncio.wait_for(reach_lesson_five(participant, port, server_pid), budget_s)
+        await asyncio.wait_for(reach_the_cross_entropy_lesson(participant, port, server_pid), budget_s)
     except asyncio.TimeoutError:
         participant.failure = f"nothing after {budget_s:g} s {participant.stage}"
     except (OSError, asyncssh.Error, SessionEnded) as error:
@@ -314,12 +321,14 @@ async def join(participant: Participant, port: int, server_pid: int, at: float, 
 
 
 async def keep_typing(participant: Participant, offset_s: float, keys: int) -> None:
-    """A key each second: from lesson 5 `n` (to 6), from 6 `p` (back to 5), each timed to its frame."""
+    """A key each second: from the cross-entropy lesson `n` (to the next), from there `p` (back), each timed to its
+    frame."""
     next_key = time.monotonic() + offset_s
     for _ in range(keys):
         await asyncio.sleep(max(0.0, next_key - time.monotonic()))
         next_key += 1.0
-        target, key = (6, "n") if on_lesson(5)(participant.lines) else (5, "p")
+        here = on_lesson(CROSS_ENTROPY_LESSON)(participant.lines)
+        target, key = (CROSS_ENTROPY_LESSON + 1, "n") if here else (CROSS_ENTROPY_LESSON, "p")
         arrived = participant.expect(on_lesson(target))
         pressed = participant.press(key)
         try:
@@ -386,7 +395,7 @@ async def run_phases(server: Server, port: int, options: Options, registry: Regi
 
 async def joining(port: int, server_pid: int, options: Options,
                   participants: list[Participant]) -> tuple[list[Participant], float]:
-    """Phase 1: everyone joins, spread evenly, and goes to lesson 5. Those who got there, and the seconds from
+    """Phase 1: everyone joins, spread evenly, and goes to the cross-entropy lesson. Those who got there, and the seconds from
     the first join until the last of them did."""
     count = len(participants)
     first_join = time.monotonic() + 0.2
@@ -395,14 +404,14 @@ async def joining(port: int, server_pid: int, options: Options,
                            for index, participant in enumerate(participants)))
     ready = [p for p in participants if p.numbers_shown is not None]
     failed = [p for p in participants if p.numbers_shown is None]
-    show(Row("participants with lesson-5 numbers", f"{len(ready)} of {count}", f"all {count}", within(len(failed), 0)))
+    show(Row("participants with the cross-entropy numbers", f"{len(ready)} of {count}", f"all {count}", within(len(failed), 0)))
     for participant in failed[:5]:
         show(Row(f"  {participant.name} failed", verdict=participant.failure or "?"))
     if not ready:
-        raise RuntimeError("no participant reached lesson 5's numbers")
+        raise RuntimeError("no participant reached the cross-entropy lesson's numbers")
     all_ready_s = max(p.numbers_shown for p in ready) - first_join
     shown_numbers = sorted({p.number for p in ready})
-    show(Row("  lesson 5's average log-probability shown", ", ".join(shown_numbers),
+    show(Row("  its average log-probability shown", ", ".join(shown_numbers),
              verdict="" if len(shown_numbers) == 1 else "DIFFERENT"))
     show(Row(f"first join to all {count} showing numbers", seconds(all_ready_s), f"≤ {ALL_READY_S:.0f} s",
              within(all_ready_s, ALL_READY_S) if not failed else "MISSED"))
@@ -413,7 +422,7 @@ async def joining(port: int, server_pid: int, options: Options,
     show(Row("  login (connect + key exchange), p50", ms(statistics.median(logins))))
     show(Row("  first frame to the app's lesson title, p50",
              seconds(statistics.median(p.title_shown - p.first_frame for p in ready))))
-    show(Row("  lesson title to lesson 5's numbers, p50",
+    show(Row("  lesson title to the cross-entropy numbers, p50",
              seconds(statistics.median(p.numbers_shown - p.title_shown for p in ready))))
     first_frames = [p.first_frame - p.logged_in for p in participants if p.first_frame is not None]
     p50, high = statistics.median(first_frames), p95(first_frames)
@@ -447,7 +456,7 @@ def memory_rows(at_ready: Snapshot, after_typing: Snapshot) -> list[Row]:
     rows = [
         Row(f"PSS total: serve + engine + {sessions} sessions", mb(largest.total_pss_kb),
             f"≤ {TOTAL_PSS_MB / 1024:.1f} GB = {TOTAL_PSS_MB:,.0f} MB", within(largest.total_pss_kb / 1024, TOTAL_PSS_MB)),
-        Row("  all on lesson 5 / after typing", f"{mb(at_ready.total_pss_kb)} / {mb(after_typing.total_pss_kb)}"),
+        Row("  all on the cross-entropy lesson / after typing", f"{mb(at_ready.total_pss_kb)} / {mb(after_typing.total_pss_kb)}"),
         Row("  serve (SSH server, ptys)", mb(largest.server_pss_kb)),
         Row("  shared engine", mb(largest.engine_pss_kb)),
     ]
@@ -580,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--typists", type=int, default=10, help="how many of them press a key each second (default 10)")
     parser.add_argument("--typing-seconds", type=int, default=30, help="for how long (default 30)")
     parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds a participant may take to reach lesson 5's numbers (default 120)")
+                        help="seconds a participant may take to reach the cross-entropy lesson's numbers (default 120)")
     parser.add_argument("--session-start", choices=SESSION_STARTS, default=SESSION_STARTS[0],
                         help="how serve starts each participant's tutor (default: forked from a warm parent)")
     args = parser.parse_args(argv)

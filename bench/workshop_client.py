@@ -24,9 +24,11 @@ except ImportError:  # a test dependency; `make bench-workshop` installs it
 Condition = Callable[[list[str]], bool]  # the screen's lines → met?
 READ_CHUNK = 65536
 
-# What the app shows at 80x24 on lesson 5 once its numbers are there: "Average the log-probabilities of all 16
-# targets: that is -10.9327." (lessons/05-cross-entropy.md), read across line breaks and the pane's border.
-LESSON_FIVE_NUMBER = re.compile(r"targets: that is (-?\d+\.\d{4})")
+# The cross-entropy lesson, "lesson 7 of 10" as the app numbers lessons (from 1), and the digit key that goes there.
+CROSS_ENTROPY_LESSON = 7
+# What the app shows at 80x24 on it once its numbers are there: "Average the log-probabilities of all 16
+# targets: that is -10.9327." (lessons/06-cross-entropy.md), read across line breaks and the pane's border.
+CROSS_ENTROPY_NUMBER = re.compile(r"targets: that is (-?\d+\.\d{4})")
 _FRAME_CHARACTERS = re.compile(r"[\u2500-\u259f]")  # box drawing and block elements: borders, scroll bars
 
 
@@ -48,10 +50,10 @@ def any_lesson(lines: list[str]) -> bool:
     return any(re.search(r"lesson \d+ of", line) for line in lines)
 
 
-def lesson_five_number(lines: list[str]) -> str | None:
-    if not on_lesson(5)(lines):
+def cross_entropy_number(lines: list[str]) -> str | None:
+    if not on_lesson(CROSS_ENTROPY_LESSON)(lines):
         return None
-    found = LESSON_FIVE_NUMBER.search(flattened(lines))
+    found = CROSS_ENTROPY_NUMBER.search(flattened(lines))
     return found[1] if found else None
 
 
@@ -82,8 +84,8 @@ class Participant:
     # measured on the server's side: the session's process, and its CPU seconds at named moments
     session_pid: int | None = None
     cpu_at: dict[str, float] = field(default_factory=dict)
-    updates_while_waiting: int = 0  # chunks received from the app's lesson title to lesson 5's numbers
-    bytes_to_numbers: int = 0  # received from login to lesson 5's numbers
+    updates_while_waiting: int = 0  # chunks received from the app's lesson title to the cross-entropy lesson's numbers
+    bytes_to_numbers: int = 0  # received from login to the cross-entropy lesson's numbers
     _expected: list[tuple[Condition, asyncio.Future]] = field(default_factory=list)
     _reader: asyncio.Task | None = None
     _last_arrival: float = 0.0

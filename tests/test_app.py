@@ -102,11 +102,11 @@ async def test_palette_goes_to_a_lesson(make_app):
         lesson_screen = app.screen
         await press_and_settle(pilot, "ctrl+p")
         assert isinstance(app.screen, CommandPalette)
-        await pilot.press(*"lesson 3")
+        await pilot.press(*"lesson 5")
         await settle(pilot)
         await press_and_settle(pilot, "enter")
         assert app.screen is lesson_screen
-        assert app.lesson_index == 3
+        assert app.lesson_index == 4  # "Go to lesson 5", counted as shown
         assert app.session.lesson_id == "softmax"
 
         # the palette's system commands: the app's own, and the lesson screen's
@@ -114,6 +114,7 @@ async def test_palette_goes_to_a_lesson(make_app):
         for title in ("Start over", "Help", "Reload lessons", "Next lesson", "Settings", "Edit text or open a file"):
             assert title in titles
         assert titles.count("Start over") == 1
+        assert "Keys" not in titles and titles.count("Help") == 1  # one help entry, the tutor's own
 
 
 # ----- one signal for every change to the session --------------------------------------------------------
@@ -122,7 +123,7 @@ async def test_palette_goes_to_a_lesson(make_app):
 async def test_every_change_to_the_session_is_published_once_on_one_signal(make_app, tmp_path):
     """What the screens (and the instructor's dashboard, next) follow: another lesson, an attempt begun,
     finished, failed or abandoned, the lesson files read again."""
-    folder = lesson_folder(tmp_path, "00-overview.md", "01-tokenize.md", "02-forward.md")
+    folder = lesson_folder(tmp_path, "00-overview.md", "01-tokenize.md", "03-forward.md")
     app = make_app(lessons_dir=folder)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -160,7 +161,7 @@ async def test_every_change_to_the_session_is_published_once_on_one_signal(make_
         await settle(pilot)
         assert taken() == [("forward", True, failed[2]), ("forward", False, failed[2])]  # and no answer after
 
-        (folder / "02-forward.md").unlink()
+        (folder / "03-forward.md").unlink()
         app.reload_lessons()
         await settle(pilot)
         assert taken() == [("tokenize", False, failed[2])]  # the lesson in view is gone: the one now in its place
@@ -257,7 +258,7 @@ async def test_a_malformed_lesson_file_is_reported_and_the_others_load(make_app,
         await press_and_settle(pilot, "5")
         assert app.lesson_index == 1 and app.screen is screen
         assert ("warning", "", "there is no lesson 5") in notes
-        await press_and_settle(pilot, "0")
+        await press_and_settle(pilot, "1")
         assert app.lesson_index == 0 and app.session.lesson_id == "overview"
 
 
@@ -281,8 +282,8 @@ async def test_watch_reloads_an_edited_lesson(make_app, tmp_path):
 
         assert app.lessons.lessons[1].title == "Tokens, edited"
         assert app.lesson_index == 1
-        assert screen.title == "loss-tutor · lesson 1 of 1: Tokens, edited"
-        assert screen.query_one("#explanation").border_title == "1 · Tokens, edited"
+        assert screen.title == "loss-tutor · lesson 2 of 2: Tokens, edited"
+        assert screen.query_one("#explanation").border_title == "2 · Tokens, edited"
 
 
 # ----- while the model loads ---------------------------------------------------------------------------
@@ -299,9 +300,9 @@ async def test_keys_work_while_the_model_is_still_loading(make_app):
             assert app.session.busy and app.session.report is None
             assert app.sub_title == "loading the model…"
 
-            await pilot.press("right")
+            await pilot.press("right", "right")  # the windows lesson: tensors and tokens
             await pilot.pause()
-            assert app.lesson_index == 1
+            assert app.lesson_index == 2
             tabs = screen.query_one("#panes")
             tabs.active = "tab-tensors"
             await pilot.pause()
@@ -311,7 +312,7 @@ async def test_keys_work_while_the_model_is_still_loading(make_app):
             table = screen.query_one(TokenTable)
             assert table.columns == () and table.waiting == LOADING
             assert table.rows_text() == []
-            assert "… tokens. This text becomes … ids." in " ".join(
+            assert "slides along the … token ids, moving `stride` = … each step" in " ".join(
                 screen.query_one("#lesson-text", LessonText).source.split()
             )
 
@@ -333,7 +334,7 @@ async def test_keys_work_while_the_model_is_still_loading(make_app):
             expected = expected_report().to_json_dict()
             assert_numbers_close(app.session.report, expected_report())
             assert app.sub_title.startswith("story.txt · ")
-            assert app.lesson_index == 1
+            assert app.lesson_index == 2
             assert shown(view(screen, "tensors")).startswith("inputs  torch.Size([2, 8])")
             targets = [int(cell.rsplit("[", 1)[1].rstrip("]")) for cell in table_column(table, "target")]
             assert targets == expected["targets"][0]
@@ -356,7 +357,7 @@ async def test_a_lesson_title_with_brackets_is_shown_as_written(make_app, tmp_pa
         await settle(pilot)
         screen = app.screen
         border_title = screen.query_one("#explanation").border_title  # kept as escaped markup
-        assert Content.from_markup(border_title).plain == "0 · Indexing [b, t] and [/] closing tags"
+        assert Content.from_markup(border_title).plain == "1 · Indexing [b, t] and [/] closing tags"
         assert screen.title.endswith("Indexing [b, t] and [/] closing tags")
         prompt = screen.query_one("#lesson-list").get_option_at_index(0).prompt
         assert "[/]" in str(prompt)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tutor.core.checks import grade, parse_number, parse_shape
+from tutor.core.checks import answer_prompt, grade, parse_number, parse_shape
 from tutor.core.lessons import Check, load_lessons
 from tutor.core.report import VALUE_NAMES
 
@@ -67,7 +69,7 @@ def test_not_numbers(text):
 def test_a_right_shape_says_the_live_value():
     result = grade(SHAPE, "torch.Size([2, 8])", VALUES)
     assert result.correct
-    assert result.message == "Right: this run's value is (2, 8)."
+    assert result.message == "Right: this run's value is (2, 8). 2 rows of 8 tokens: (2, 8)."  # the explanation too
 
 
 def test_a_wrong_answer_says_the_value_and_the_explanation_filled_in():
@@ -76,10 +78,18 @@ def test_a_wrong_answer_says_the_value_and_the_explanation_filled_in():
     assert result.message == "Not quite: this run's value is (2, 8). 2 rows of 8 tokens: (2, 8)."
 
 
+@pytest.mark.parametrize("check", [SHAPE, LOSS, CHOICE])
+def test_an_answer_box_prompt_says_the_form_with_no_value_in_it(check):
+    """Any value in it could be this run's answer (lesson 1's "e.g. 2, 8" was, at the default settings)."""
+    prompt = answer_prompt(check)
+    assert prompt and not re.search(r"[0-9]", prompt)
+
+
 def test_an_answer_that_is_not_a_shape_says_how_to_write_one():
     result = grade(SHAPE, "two by eight", VALUES)
     assert not result.correct
-    assert "not a shape" in result.message and "2, 8" in result.message
+    assert "not a shape" in result.message and "whole numbers separated by commas" in result.message
+    assert "2, 8" not in result.message  # an example could be this run's answer
 
 
 def test_numbers_within_the_tolerance_are_right():

@@ -245,10 +245,10 @@ async def test_lesson_titles_reach_the_palette_as_plain_text(make_app, tmp_path)
             return "\n".join(options.get_option_at_index(index).prompt.plain for index in range(options.option_count))
 
         for index, title in enumerate(TITLES):
-            assert f"Go to lesson {index}: {title}\nbrackets-{index}[/]" in shown()
+            assert f"Go to lesson {index + 1}: {title}\nbrackets-{index}[/]" in shown()
         await pilot.press(*"cls")  # searched: the matched letters are highlighted, the title read as text
         await settle(pilot)
-        assert f"Go to lesson 1: {TITLES[1]}" in shown()
+        assert f"Go to lesson 2: {TITLES[1]}" in shown()
         await press_and_settle(pilot, "enter")
         assert app.screen is lesson_screen and app.lesson_index == 1
 

@@ -16,7 +16,7 @@ SIZE = (120, 40)
 
 async def open_token_table(pilot) -> TokenTable:
     app = pilot.app
-    await press_and_settle(pilot, "3")  # softmax: the first lesson whose table shows predictions
+    await press_and_settle(pilot, "5")  # softmax: the first lesson whose table shows predictions
     screen = app.screen
     screen.query_one("#panes").active = "tab-tokens"
     table = screen.query_one(TokenTable)
@@ -44,7 +44,7 @@ async def test_enter_on_a_token_row_opens_the_inspector(make_app):
 
         text = shown(inspector.query_one("#inspector-text"))
         lines = text.splitlines()
-        assert lines[0] == "row 0, position 2"
+        assert lines[0] == "batch row 1 of 2, position 2"  # rows counted from 1, the position is the table's
         assert lines[2] == f"target:  {visible(token.target_token)} [{data['targets'][0][2]}]"
         assert lines[4] == "top 10 next-token probabilities (bars scaled to the top one)"
         top = lines[5:15]
@@ -70,7 +70,7 @@ async def test_enter_on_a_token_row_opens_the_inspector(make_app):
         assert isinstance(inspector, InspectorScreen)
         assert (inspector.token.row, inspector.token.position) == (1, 2)
         text = shown(inspector.query_one("#inspector-text"))
-        assert text.startswith("row 1, position 2\n")
+        assert text.startswith("batch row 2 of 2, position 2\n")
         assert text.splitlines()[2].endswith(f"[{data['targets'][1][2]}]")
         await press_and_settle(pilot, "escape")
         assert isinstance(app.screen, LessonScreen)

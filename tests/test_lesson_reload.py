@@ -71,7 +71,7 @@ async def test_lessons_are_read_again_off_the_event_loop(make_app, tmp_path, mon
             release.set()
             await wait_for(pilot, lambda: app.lessons.lessons[1].title.startswith("Edited, "))
             await settle(pilot)
-            assert app.lesson_index == 1 and screen.title.startswith("loss-tutor · lesson 1 of 1: Edited, ")
+            assert app.lesson_index == 1 and screen.title.startswith("loss-tutor · lesson 2 of 2: Edited, ")
 
             started.clear()
             app.reload_lessons()  # the palette's "Reload lessons"
@@ -120,8 +120,8 @@ async def test_a_folder_emptied_under_watch_says_there_are_no_lessons_until_they
         await wait_for(pilot, lambda: len(app.lessons.lessons) == 2)
         await settle(pilot)
         title = app.lessons.lessons[0].title
-        assert app.lesson_index == 0 and screen.title == f"loss-tutor · lesson 0 of 1: {title}"
-        assert explanation.border_title == f"0 · {title}"
+        assert app.lesson_index == 0 and screen.title == f"loss-tutor · lesson 1 of 2: {title}"
+        assert explanation.border_title == f"1 · {title}"
         assert lesson_list.option_count == 2
         assert not screen.query_one("#problem-bar").display
 
@@ -135,10 +135,10 @@ async def test_a_reload_stays_on_the_lesson_in_view_when_a_file_comes_before_it(
         await pilot.press("right")
         await settle(pilot)
         assert app.session.lesson_id == "tokenize"
-        shutil.copy(builtin_lessons_dir() / "02-forward.md", folder / "00a-forward.md")
+        shutil.copy(builtin_lessons_dir() / "03-forward.md", folder / "00a-forward.md")
         app.reload_lessons()
         await wait_for(pilot, lambda: len(app.lessons.lessons) == 3)
         await settle(pilot)
         assert [lesson.id for lesson in app.lessons.lessons] == ["overview", "forward", "tokenize"]
         assert app.lesson_index == 2 and app.session.lesson_id == "tokenize"
-        assert screen.title.startswith("loss-tutor · lesson 2 of 2: ")
+        assert screen.title.startswith("loss-tutor · lesson 3 of 3: ")

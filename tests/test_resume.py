@@ -32,7 +32,7 @@ async def test_a_new_app_resumes_lesson_settings_and_lessons_seen(make_app):
     assert first.resume
     async with first.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await press_and_settle(pilot, "4")
+        await press_and_settle(pilot, "6")  # lesson 6, gather
         await press_and_settle(pilot, "s")
         form = first.screen
         form.query_one("#field-batch_size", Input).value = "3"
@@ -52,7 +52,7 @@ async def test_a_new_app_resumes_lesson_settings_and_lessons_seen(make_app):
         await settle(pilot)
         screen = second.screen
         assert isinstance(screen, LessonScreen)
-        assert second.lesson_index == 4 and second.session.lesson_id == "gather"
+        assert second.lesson_index == 5 and second.session.lesson_id == "gather"
         assert second.session.settings == Settings(batch_size=3, context_length=6)
         assert second.session.seen == ["overview", "gather"]
         assert (second.session.report.batch_size, second.session.report.context_length) == (3, 6)

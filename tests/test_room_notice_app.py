@@ -76,7 +76,7 @@ async def test_a_suggested_lesson_is_offered_and_f_goes_there_and_saves(make_app
         lesson = app.lessons.lessons[3]
         board.suggest_lesson(lesson.id)
         await until(pilot, lambda: suggestion_bar(app).display, "the suggestion")
-        assert shown(suggestion_bar(app)) == f"The instructor is on lesson 3: {lesson.title} — press f to follow"
+        assert shown(suggestion_bar(app)) == f"The instructor is on lesson 4: {lesson.title} — press f to follow"
         assert follow_is_offered(app)
         assert app.lesson_index == 0  # nobody is moved without pressing f
 
@@ -124,7 +124,7 @@ async def test_f_typed_in_the_answer_field_is_text_even_with_a_suggestion_pendin
     app = make_app(room_notice_path=board.path)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
-        await press_and_settle(pilot, "1")  # a lesson with a check
+        await press_and_settle(pilot, "2")  # lesson 2, with a check
         board.suggest_lesson(app.lessons.lessons[4].id)
         await until(pilot, lambda: suggestion_bar(app).display, "the suggestion")
         await press_and_settle(pilot, "a")

@@ -35,11 +35,11 @@ async def test_the_lesson_shown_at_quit_is_saved_when_next_and_quit_come_togethe
     first = make_app()
     async with first.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await press_and_settle(pilot, "2")
+        await press_and_settle(pilot, "4")  # lesson 4, forward
         send_in_one_read(first, "n", "q")
         await pilot.pause()
     assert first.return_code == 0
-    assert stored().current_lesson == "softmax"  # lesson 3, shown when q came
+    assert stored().current_lesson == "softmax"  # lesson 5, shown when q came
 
     second = make_app()
     async with second.run_test(size=SIZE) as pilot:
@@ -66,7 +66,7 @@ async def test_an_unwritable_state_folder_is_said_once_and_saving_resumes_quietl
 
         blocker.unlink()  # the folder can be made now
         await press_and_settle(pilot, "n")
-        assert stored().current_lesson == "softmax"
+        assert stored().current_lesson == "forward"  # lesson 4
         assert len([note for note in notes if note[0] == "warning"]) == 1
 
 

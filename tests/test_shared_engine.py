@@ -63,6 +63,7 @@ from tutor.workshop.dashboard_facts import FactsReader, QueuePlace, SessionCopy
 
 LIVENESS_S = 30.0  # how long a test waits for something that should happen at once before calling it stuck
 ENGINE_START_S = 180.0  # the real engine imports torch and loads the model: slow on a busy machine
+SAFE_POINT_EVERY_S = 0.005  # how often a held computation passes a safe point
 FIXTURE_REPORT: Report = load_fixture(DEFAULT_REPORT_PATH)[1]
 
 
@@ -80,17 +81,30 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = LIVENE
 
 class HeldModel:
     """Stands in for the model: notes each request it starts and returns the committed report (with the
-    request's source, to tell answers apart) once the test lets that computation finish."""
+    request's source, to tell answers apart) once the test lets that computation finish. Until then it
+    passes the engine's checkpoint again and again, as the real model does before each transformer block: a
+    computation the engine abandons stops there, and is noted."""
 
     def __init__(self) -> None:
         self.started: queue.Queue[str] = queue.Queue()
+        self.abandoned: queue.Queue[str] = queue.Queue()
         self._turns = threading.Semaphore(0)
 
-    def compute(self, request: Request) -> Report:
+    def compute(self, request: Request, checkpoint: Callable[[], None]) -> Report:
         self.started.put(request.source)
-        if not self._turns.acquire(timeout=LIVENESS_S):
-            raise RuntimeError("the test never let this computation finish")
+        give_up = time.monotonic() + LIVENESS_S
+        while not self._turns.acquire(timeout=SAFE_POINT_EVERY_S):
+            try:
+                checkpoint()
+            except BaseException:
+                self.abandoned.put(request.source)
+                raise
+            if time.monotonic() > give_up:
+                raise RuntimeError("the test never let this computation finish")
         return replace(FIXTURE_REPORT, source=request.source)
+
+    def next_abandoned(self) -> str:
+        return self.abandoned.get(timeout=LIVENESS_S)
 
     def let_finish(self, count: int = 1) -> None:
         for _ in range(count):
@@ -256,20 +270,22 @@ def test_three_sessions_take_turns_and_are_told_their_places(folder, room, model
         started.append(source)
         client = clients["abc".index(source[0])]
         client.wait_for_place(0)  # told it is being computed
-        if source.endswith("1"):  # it asks again while its first request is computed: to the back
-            asked[f"{source[0]}2"] = client.ask(ask_for(f"{source[0]}2"))
-            client.wait_for_place(3)
         model.let_finish()
+        assert asked[source].source() == source
+        if source.endswith("1"):  # it asks again once answered: to the back, behind the one still waiting
+            asked[f"{source[0]}2"] = client.ask(ask_for(f"{source[0]}2"))
+            client.wait_for_place(2)
     assert started == ["a1", "b1", "c1", "a2", "b2", "c2"]
     assert {name: asking.source() for name, asking in asked.items()} == {name: name for name in asked}
     assert holding.source() == "x"
-    assert a.places == [1, 0, 3, 2, 1, 0]
-    assert b.places == [2, 1, 0, 3, 2, 1, 0]
-    assert c.places == [3, 2, 1, 0, 3, 2, 1, 0]
+    assert a.places == [1, 0, 2, 1, 0]
+    assert b.places == [2, 1, 0, 2, 1, 0]
+    assert c.places == [3, 2, 1, 0, 2, 1, 0]
+    assert model.abandoned.empty()
 
 
-def test_a_newer_request_replaces_the_queued_one_but_not_the_one_being_computed(folder, room, model):
-    holder, client = Client(folder), Client(folder)
+def test_a_newer_request_replaces_the_queued_one_and_stops_the_one_being_computed(folder, room, model):
+    holder, client, behind = Client(folder), Client(folder), Client(folder)
     holding = holder.ask(ask_for("x"))
     assert model.next_started() == "x"
     older = client.ask(ask_for("old"))
@@ -278,12 +294,18 @@ def test_a_newer_request_replaces_the_queued_one_but_not_the_one_being_computed(
     assert isinstance(older.outcome(), RequestSuperseded)
     model.let_finish()
     assert model.next_started() == "new"  # "old" is never computed
-    newest = client.ask(ask_for("newest"))  # while "new" is computed: it is not interrupted
-    client.wait_for_place(1)
-    model.let_finish(2)
+    waiting = behind.ask(ask_for("behind"))
+    behind.wait_for_place(1)
+    newest = client.ask(ask_for("newest"))  # while "new" is computed: nobody wants it any more
+    assert model.next_abandoned() == "new"
+    superseded = newer.outcome()
+    assert isinstance(superseded, RequestSuperseded) and "a newer request replaced it" in str(superseded)
+    assert model.next_started() == "behind"  # the newest waits its turn, behind whoever was waiting
+    model.let_finish()
     assert model.next_started() == "newest"
-    assert [holding.source(), newer.source(), newest.source()] == ["x", "new", "newest"]
-    assert model.nothing_started()
+    model.let_finish()
+    assert [holding.source(), waiting.source(), newest.source()] == ["x", "behind", "newest"]
+    assert model.nothing_started() and model.abandoned.empty()
 
 
 def test_a_session_leaving_in_the_middle_of_its_computation_holds_up_nobody(folder, room, model):
@@ -299,14 +321,119 @@ def test_a_session_leaving_in_the_middle_of_its_computation_holds_up_nobody(fold
     queued_then_dropped.engine.close()
     assert isinstance(left.outcome(), EngineClosed)
     assert isinstance(dropped.outcome(), EngineClosed)
-    model.let_finish()  # the abandoned computation finishes; its answer goes nowhere
+    assert model.next_abandoned() == "leaving"  # stopped at its next safe point, never finished
     assert model.next_started() == "staying"  # the one that left the queue is never computed
+    status = ask_engine_status(folder)
+    assert status.computing is not None and status.waiting == () and status.answered == 0
     model.let_finish()
     assert waiting.source() == "staying"
     again = Client(folder).ask(ask_for("again"))
     model.let_finish()
     assert again.source() == "again"
     assert model.next_started() == "again" and model.nothing_started()
+
+
+def test_cancelling_the_request_being_computed_frees_the_engine_for_the_next_session(folder, room, model):
+    """Escape on the form that asked for (8, 256): the room's engine moves on to the next session's request,
+    and the cancelled request is never answered with a report."""
+    cancelling, other = Client(folder), Client(folder)
+    big = cancelling.ask(ask_for("big", batch_size=8, context_length=256, stride=256))
+    assert model.next_started() == "big"
+    small = other.ask(ask_for("small"))
+    other.wait_for_place(1)
+    cancelling.engine.cancel()
+    assert model.next_abandoned() == "big"
+    cancelled = big.outcome()
+    assert isinstance(cancelled, RequestSuperseded) and "its session cancelled it" in str(cancelled)
+    assert model.next_started() == "small"
+    status = ask_engine_status(folder)
+    assert status.computing is not None and status.waiting == () and status.answered == 0
+    model.let_finish()
+    assert small.source() == "small"
+    again = cancelling.ask(ask_for("again"))  # the connection stays, for the next request
+    assert model.next_started() == "again"
+    model.let_finish()
+    assert again.source() == "again"
+    assert model.nothing_started() and model.abandoned.empty()
+    assert ask_engine_status(folder).answered == 2
+
+
+def test_cancelling_a_queued_request_takes_it_out_of_the_queue(folder, room, model):
+    holder, cancelling, behind = Client(folder), Client(folder), Client(folder)
+    holding = holder.ask(ask_for("x"))
+    assert model.next_started() == "x"
+    queued = cancelling.ask(ask_for("queued"))
+    cancelling.wait_for_place(1)
+    waiting = behind.ask(ask_for("behind"))
+    behind.wait_for_place(2)
+    cancelling.engine.cancel()
+    assert isinstance(queued.outcome(), RequestSuperseded)
+    behind.wait_for_place(1)  # moved up
+    model.let_finish(2)
+    assert [holding.source(), waiting.source()] == ["x", "behind"]
+    assert model.next_started() == "behind" and model.nothing_started() and model.abandoned.empty()
+
+
+def test_a_cancel_line_is_counted_and_one_naming_no_waiting_request_changes_nothing(folder, room, model):
+    sock, stream = raw_connection(folder)
+    with sock:
+        sock.sendall(b'{"cancel": 7}\n' + ask_for("kept").to_json())  # line 1 names nothing waiting
+        assert next_message(stream) == {"request": 2, "queued": 1}
+        assert next_message(stream) == {"request": 2, "computing": True}
+        sock.sendall(b'{"cancel": 1}\n')  # not the one being computed
+        model.let_finish()
+        answer = next_message(stream)
+        assert (answer["request"], answer["status"]) == (2, "ok")
+        assert stream.read(answer["bytes"])
+        sock.sendall(b'{"cancel": true}\n')  # not a cancel line, and not a request
+        answer = next_message(stream)
+        assert (answer["request"], answer["status"]) == (4, "failed")
+    assert model.abandoned.empty()
+
+
+def test_the_engine_computes_the_same_numbers_after_abandoning_a_computation(folder):
+    """The real model, stopped in the middle of its forward pass (at its sixth safe point, before the fifth
+    transformer block): the model is left as it was, and the next request's numbers are a fresh engine's."""
+    import torch
+
+    from tutor.engine.shared_server import computing_model
+    from tutor.lm.walkthrough import default_model
+
+    in_the_forward_pass: queue.Queue[bool] = queue.Queue()
+
+    def compute(request: Request, checkpoint: Callable[[], None]) -> Report:
+        if request.source != "abandoned":
+            return computing_model(request, checkpoint)
+        safe_points = 0
+
+        def held_at_the_sixth(checkpoint=checkpoint) -> None:
+            nonlocal safe_points
+            safe_points += 1
+            if safe_points == 6:
+                in_the_forward_pass.put(torch.is_grad_enabled())
+                while True:  # until the engine abandons it
+                    checkpoint()
+                    time.sleep(SAFE_POINT_EVERY_S)
+            checkpoint()
+
+        return computing_model(request, held_at_the_sixth)
+
+    room = RoomOnAThread(folder, compute=compute, load=lambda: None, time_budget=lambda request: ENGINE_START_S)
+    try:
+        client = Client(folder)
+        fresh = client.engine.compute(default_request())
+        abandoned = client.ask(replace(default_request(), source="abandoned"))
+        assert in_the_forward_pass.get(timeout=ENGINE_START_S) is False  # under torch.no_grad, inside the model
+        client.engine.cancel()
+        assert isinstance(abandoned.outcome(), RequestSuperseded)
+        model = default_model()
+        assert not model.training and torch.is_grad_enabled()
+        assert not any(module._forward_pre_hooks for module in model.modules())
+        after = client.engine.compute(replace(default_request(), source="after"))  # computed, not remembered
+        assert after == replace(fresh, source="after")
+        assert ask_engine_status(folder).answered == 2
+    finally:
+        room.stop()
 
 
 def test_a_closed_engine_says_so_and_computes_no_more(folder, room, model):
@@ -840,6 +967,11 @@ async def test_a_participants_app_computes_on_the_rooms_engine_and_shows_its_pla
             assert app.session.queue_place == 1 and app.engine is engine  # the connection was kept
             model.let_finish()  # the other participant's: now this one is computed
             assert model.next_started() == app.session.source
+            for _ in range(int(LIVENESS_S / 0.01)):
+                await pilot.pause(0.01)
+                if app.session.queue_place == 0:
+                    break
+            assert app.sub_title == "the shared model is computing your numbers…"  # not "loading the model"
             model.let_finish()
             for _ in range(int(LIVENESS_S / 0.01)):
                 await pilot.pause(0.01)
@@ -849,3 +981,41 @@ async def test_a_participants_app_computes_on_the_rooms_engine_and_shows_its_pla
             assert app.sub_title == app.session.source
     finally:
         other.close()
+
+
+async def test_a_participant_cancelling_a_computation_frees_the_rooms_engine_and_keeps_the_connection(
+    room, model, folder, monkeypatch
+):
+    """Escape on the form computing (8, 256): the room's engine stops it and takes the next participant's
+    request; the participant's app keeps its connection for its next request."""
+    from tutor.cli import build_app, build_parser
+
+    async def until(pilot, condition: Callable[[], bool]) -> None:
+        for _ in range(int(LIVENESS_S / 0.01)):
+            if condition():
+                return
+            await pilot.pause(0.01)
+        raise AssertionError("not within the liveness bound")
+
+    monkeypatch.setenv(SHARED_ENGINE_ENV, str(folder))
+    app = build_app(build_parser().parse_args([]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: not model.started.empty())
+        source = model.next_started()  # the numbers at start-up
+        model.let_finish()
+        await until(pilot, lambda: app.session.report is not None)
+        engine = app.engine
+        generation = app.recompute(settings=Settings(batch_size=8, context_length=256, stride=256))
+        await until(pilot, lambda: app.session.queue_place == 0)
+        assert model.next_started() == source
+        other = Client(folder)
+        waiting = other.ask(ask_for("another participant"))
+        other.wait_for_place(1)
+        app.cancel_computation(generation)  # what Escape on the computing form does
+        await until(pilot, lambda: not model.abandoned.empty())
+        assert model.next_abandoned() == source
+        assert model.next_started() == "another participant"
+        model.let_finish()
+        assert waiting.source() == "another participant"
+        await until(pilot, lambda: not app.session.busy)
+        assert app.engine is engine and app.session.settings == Settings()  # the connection and what was in force stay

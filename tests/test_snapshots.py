@@ -15,12 +15,13 @@ from app_helpers import press_and_settle, settle
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 LESSON_IDS = [
-    "overview", "tokenize", "forward", "softmax", "gather",
-    "cross-entropy", "perplexity", "recap", "heatmap", "bug-lab",
+    "overview", "tokenize", "windows", "forward", "softmax",
+    "gather", "cross-entropy", "perplexity", "recap", "bug-lab",
 ]
 
 
 def go_to_lesson(number: int, *keys: str, tab: str | None = None):
+    """Show the lesson at index `number` (lesson `number + 1` as the tutor counts), then press `keys`."""
     async def run_before(pilot) -> None:
         await settle(pilot)
         pilot.app.go_to_lesson(number)
@@ -58,14 +59,14 @@ def test_lesson(snap_compare, make_fixed_app, number, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_tokens_pane(snap_compare, make_fixed_app, size):
-    """Lesson 4's per-token table: context, predicted and target tokens with ids, p, log p and ✓/✗."""
-    assert snap_compare(make_fixed_app(), terminal_size=SIZES[size], run_before=go_to_lesson(4, tab="tokens"))
+    """The gather lesson's per-token table: context, predicted and target tokens with ids, p, log p and ✓/✗."""
+    assert snap_compare(make_fixed_app(), terminal_size=SIZES[size], run_before=go_to_lesson(5, tab="tokens"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_tensors_pane(snap_compare, make_fixed_app, size):
-    """Lesson 2's tensor pane: logits with name, shape, dtype and torch's own print."""
-    assert snap_compare(make_fixed_app(), terminal_size=SIZES[size], run_before=go_to_lesson(2, tab="tensors"))
+    """The forward lesson's tensor pane: logits with name, shape, dtype and torch's own print."""
+    assert snap_compare(make_fixed_app(), terminal_size=SIZES[size], run_before=go_to_lesson(3, tab="tensors"))
 
 
 def test_help_screen(snap_compare, make_fixed_app):
@@ -79,14 +80,22 @@ def test_too_small_screen(snap_compare, make_fixed_app):
 
 
 def test_no_color(snap_compare, make_fixed_app, monkeypatch):
-    """Lesson 3 under NO_COLOR: monochrome, with ✓/✗ still readable as symbols."""
+    """The softmax lesson under NO_COLOR: monochrome, with ✓/✗ still readable as symbols."""
     monkeypatch.setenv("NO_COLOR", "1")
-    assert snap_compare(make_fixed_app(), terminal_size=(80, 24), run_before=go_to_lesson(3, tab="tokens"))
+    assert snap_compare(make_fixed_app(), terminal_size=(80, 24), run_before=go_to_lesson(4, tab="tokens"))
+
+
+@pytest.mark.parametrize("stage, tab", [("probabilities", "tokens"), ("recap", "heatmap")], ids=["tokens", "heatmap"])
+def test_ascii_locale(snap_compare, make_fixed_app, stage, tab):
+    """In an ASCII locale (LC_ALL=C): borders of + - |, ✓/✗ as +/x, spaces in tokens as _, shades as ^1..^5."""
+    app = make_fixed_app(ascii_only=True)
+    number = next(index for index, lesson in enumerate(app.lessons.lessons) if lesson.stage == stage and tab in lesson.panes)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=go_to_lesson(number, tab=tab))
 
 
 def test_light_theme(snap_compare, make_fixed_app):
-    """Lesson 3 in the light theme."""
-    run_before = go_to_lesson(3)
+    """The softmax lesson in the light theme."""
+    run_before = go_to_lesson(4)
 
     async def light(pilot) -> None:
         pilot.app.theme = "textual-light"
@@ -100,8 +109,8 @@ def test_light_theme(snap_compare, make_fixed_app):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_inspector(snap_compare, make_fixed_app, size):
-    """The inspector on row 0, position 2: top-10 bars, the target's rank, p and −log p."""
-    run_before = go_to_lesson(3, tab="tokens")
+    """The inspector on batch row 1, position 2: top-10 bars, the target's rank, p and −log p."""
+    run_before = go_to_lesson(4, tab="tokens")
 
     async def inspect(pilot) -> None:
         await run_before(pilot)
@@ -116,7 +125,7 @@ def test_inspector(snap_compare, make_fixed_app, size):
 
 def _answer(text_for):
     async def run_before(pilot) -> None:
-        await go_to_lesson(2)(pilot)
+        await go_to_lesson(3)(pilot)
         await press_and_settle(pilot, "a")
         check = pilot.app.screen.lesson.checks[0]
         await pilot.press(*text_for(check, pilot.app.session.report.values()))
@@ -127,19 +136,20 @@ def _answer(text_for):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_check_unanswered(snap_compare, make_fixed_app, size):
-    """Lesson 2's first check before an answer: the question and an empty answer field."""
-    assert snap_compare(make_fixed_app(), terminal_size=SIZES[size], run_before=go_to_lesson(2, "a"))
+    """The forward lesson's first check before an answer: the question and an empty answer field."""
+    assert snap_compare(make_fixed_app(), terminal_size=SIZES[size], run_before=go_to_lesson(3, "a"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_check_wrong(snap_compare, make_fixed_app, size):
-    """A wrong answer to lesson 2's first check: ✗, the live value and the explanation."""
+    """A wrong answer to the forward lesson's first check: ✗, the live value and the explanation."""
     assert snap_compare(make_fixed_app(), terminal_size=SIZES[size], run_before=_answer(lambda check, values: "12345"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_check_right(snap_compare, make_fixed_app, size):
-    """A right answer to lesson 2's first check, typed from the live value: ✓ and on to the next step."""
+    """A right answer to the forward lesson's first check, typed from the live value: ✓, the live value and the
+    explanation; the check stays in view, and the focus is back on the lesson."""
 
     def right(check, values):
         value = values[check.answer]
@@ -165,13 +175,13 @@ def test_bug_lab(snap_compare, make_fixed_app, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_heatmap_selection(snap_compare, make_fixed_app, size):
-    """The heatmap with row 1, position 3 selected: its value written out under the map."""
+    """The recap's heatmap with batch row 2, position 3 selected: its value written out under the map."""
     run_before = go_to_lesson(8)
 
     async def select(pilot) -> None:
         await run_before(pilot)
         pilot.app.screen.query_one("#heatmap-pane").focus()
-        await press_and_settle(pilot, "down", "right", "right", "right")
+        await press_and_settle(pilot, "pagedown", "down", "down", "down")  # ← → change lesson; ↓ ↑ walk the tokens
 
     assert snap_compare(make_fixed_app(), terminal_size=SIZES[size], run_before=select)
 

@@ -250,7 +250,7 @@ async def test_engine_errors_in_the_notification_problem_bar_and_panes(make_app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         assert app.session.problem is not None
-        app.go_to_lesson(1)  # a lesson with a tensor pane: it says why there are no numbers
+        app.go_to_lesson(2)  # a lesson with a tensor pane: it says why there are no numbers
         await settle(pilot)
         view(app.screen, "tensors")
         await settle(pilot)
@@ -502,9 +502,9 @@ def tutor_in_terminal(tmp_path):
 
 
 def _first_frame_then_next_lesson(tutor: TutorInTerminal) -> list[int]:
-    assert tutor.read_until(b"\x1b[?1049h") and tutor.read_until(b"lesson 0 of"), tutor.output[-2000:]
+    assert tutor.read_until(b"\x1b[?1049h") and tutor.read_until(b"lesson 1 of"), tutor.output[-2000:]
     os.write(tutor.fd, b"n")
-    assert tutor.read_until(b"lesson 1 of"), tutor.output[-2000:]
+    assert tutor.read_until(b"lesson 2 of"), tutor.output[-2000:]
     engine = children(tutor.pid)
     assert engine, "the engine process is running"
     return engine

@@ -12,7 +12,7 @@ from tutor.ui.widgets.token_table import TokenTable, cell, context_tail, token_l
 SIZE = (120, 40)
 
 
-async def focused_table(pilot, lesson: str = "4") -> TokenTable:
+async def focused_table(pilot, lesson: str = "6") -> TokenTable:
     await press_and_settle(pilot, lesson)  # gather: every column of the table
     screen = pilot.app.screen
     screen.query_one("#panes").active = "tab-tokens"
@@ -33,14 +33,14 @@ async def test_rows_are_the_reports_cells_under_a_header(make_app):
         table = await focused_table(pilot)
         assert_numbers_close(app.session.report, expected_report())
         tokens = app.session.report.row_tokens(0)
-        assert table.columns == ("pos", "context", "predicted", "target", "p(target)", "log p", "ok")
+        assert table.columns == ("pos", "context", "target", "p(target)", "log p", "predicted", "ok")
         assert table.rows_text() == [[cell(column, token) for column in table.columns] for token in tokens]
-        assert table.rows_text()[1][2] == token_label(tokens[1].predicted_token, tokens[1].predicted_id)
+        assert table.rows_text()[1][5] == token_label(tokens[1].predicted_token, tokens[1].predicted_id)
         assert table.rows_text()[1][1] == context_tail(tokens[1].context)
-        assert table.rows_text()[1][5] == format_number(tokens[1].target_log_prob)
+        assert table.rows_text()[1][4] == format_number(tokens[1].target_log_prob)
 
         header = line_text(table, 0)  # as much as the pane's width shows
-        assert header.split()[:5] == ["pos", "context", "⇒", "predicted", "[id]"]
+        assert header.split()[:5] == ["pos", "context", "⇒", "target", "[id]"]
         first = line_text(table, 1)
         assert first.startswith("▶   0  ")  # the cursor's row is marked, so it shows without colour
         assert line_text(table, 2).startswith("    1  ")  # positions are right-aligned under "pos"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyte
 import pytest
 from textual.widgets import Log
+from textual.widgets._footer import FooterKey
 
 from tutor.core.lessons import LessonSet, load_lessons
 from tutor.core.progress import Progress, ProgressStore
@@ -39,12 +40,14 @@ from tutor.workshop.dashboard_facts import (
 from tutor.workshop.dashboard_log import ServeLog
 from tutor.workshop.dashboard_message import EMPTY_REFUSED, MessageScreen
 from tutor.workshop.dashboard_suggest import SuggestScreen
-from tutor.workshop.dashboard_room import RoomTable
+from tutor.workshop.dashboard_room import RoomTable, number_ranges
+from tutor.workshop.dashboard_screen import essential_join_words
 from tutor.workshop.dashboard_sessions import SessionTable, ordinal, queue_cell
 from tutor.workshop.options import NoAuth, ServeOptions
 from tutor.workshop.pty_session import PtySession, group_members
 from tutor.workshop.room_board import RoomBoard, room_notice_path
 from tutor.workshop.server import Session
+from tutor.workshop.table_fit import ColumnFit, fit_columns
 
 NOW = 1_700_000_000.0  # the dashboard's wall clock in these tests
 MONOTONIC = 5_000.0  # and its monotonic one
@@ -196,13 +199,13 @@ def test_the_room_counts_participants_per_lesson_and_answers_per_check(lessons):
         "barbara": None,  # just joined: the app has saved nothing yet
     }
     counts = {count.lesson: count for count in room_picture(progress, lessons)}
-    assert list(counts) == ["0 First [b]steps[/b]", "1 Second", "gone (not in the server's lessons)", "—"]
-    first = counts["0 First [b]steps[/b]"]
+    assert list(counts) == ["1 First [b]steps[/b]", "2 Second", "gone (not in the server's lessons)", "—"]
+    first = counts["1 First [b]steps[/b]"]
     assert first.here == 2
     assert [(check.check_id, check.right_first_try, check.answered) for check in first.checks] == [
         ("shape", 2, 4), ("count", 0, 1),
     ]
-    second = counts["1 Second"]
+    second = counts["2 Second"]
     assert second.here == 2 and [(check.right_first_try, check.answered) for check in second.checks] == [(1, 1)]
     assert counts["gone (not in the server's lessons)"].here == 1
     assert counts["—"].here == 1
@@ -216,14 +219,14 @@ def test_facts_read_each_name_once_and_the_engine(participants, lessons):
                 SessionCopy(3, "grace", "c", 1.0, 1.0)]
     facts = reader.read(sessions)
     assert [(row.session.number, row.lesson, row.right, row.answered) for row in facts.sessions] == [
-        (1, "1 Second", 1, 2), (2, "1 Second", 1, 2), (3, "—", 0, 0),  # a check of no lesson here is not counted
+        (1, "2 Second", 1, 2), (2, "2 Second", 1, 2), (3, "—", 0, 0),  # a check of no lesson here is not counted
     ]
     assert [count.here for count in facts.lessons] == [0, 1, 1]  # ada once; grace has saved nothing
     assert facts.engine.pid == os.getpid() and facts.engine.restarts == 2
     assert facts.engine.memory is not None and facts.engine.memory.rss_kb >= facts.engine.memory.pss_kb > 0
 
     save_progress(participants, "ada", "first", {"first:shape": True})
-    assert reader.read(sessions[:1]).sessions[0].lesson == "0 First [b]steps[/b]"  # read again once changed
+    assert reader.read(sessions[:1]).sessions[0].lesson == "1 First [b]steps[/b]"  # read again once changed
 
 
 def test_session_copy_takes_the_times_from_the_clocks():
@@ -368,7 +371,7 @@ async def test_the_table_shows_each_session(participants, lessons):
         await settle(pilot)
         table = app.screen.query_one(SessionTable)
         assert table.keys == ["1", "2"]
-        assert table.cells("1") == ["1", "ada", "192.0.2.7", "2 min", "4 s ago", "2 / 3", "", "1 Second"]
+        assert table.cells("1") == ["1", "ada", "192.0.2.7", "2 min", "4 s ago", "2 / 3", "", "2 Second"]
         assert table.cells("2") == ["2", "grace", "192.0.2.7", "3 h 05 min", "1 min ago", "0 / 0", "", "—"]
         assert table.border_title == "Sessions: 2 of 40"
 
@@ -378,11 +381,11 @@ async def test_the_table_shows_each_session(participants, lessons):
         app.screen.refresh_facts()
         await settle(pilot)
         assert table.keys == ["2", "3"]
-        assert table.cells("2")[-1] == "0 First [b]steps[/b]"  # a title is text, never markup
+        assert table.cells("2")[-1] == "1 First [b]steps[/b]"  # a title is text, never markup
         assert table.border_title == "Sessions: 2 of 40"
 
 
-@pytest.mark.parametrize("width, side_by_side", [(120, False), (160, True)])
+@pytest.mark.parametrize("width, side_by_side", [(120, False), (160, False), (200, True)])
 async def test_the_tables_stand_side_by_side_only_on_a_wide_terminal(participants, lessons, width, side_by_side):
     app = make_dashboard(FakeServer(), participants, lessons)
     async with app.run_test(size=(width, 40)) as pilot:
@@ -405,12 +408,11 @@ async def test_the_room_table_shows_the_counts_per_lesson_and_per_check(particip
         await settle(pilot)
         room = app.screen.query_one(RoomTable)
         assert [room.cells(key) for key in room.keys] == [
-            ["0 First [b]steps[/b]", "2", ""],
+            ["1 First [b]steps[/b]", "2", ""],
             ["└ check shape", "", "2 / 3"],  # grace was right at the second try
             ["└ check count", "", "1 / 1"],
-            ["1 Second", "0", ""],
-            ["└ check loss", "", "0 / 0"],
-            ["\\x1b[31m[red]odd (not in the se…", "1", ""],  # escaped, not read as markup, and cut short
+            ["\\x1b[31m[red]odd (not in the server's lessons)", "1", ""],  # escaped, not read as markup
+            ["no one here, no answers: 2", "0", ""],  # lesson 2, on one line
         ]
         sessions = app.screen.query_one(SessionTable)
         assert sessions.cells("3")[-1] == "\\x1b[31m[red]odd (not in the server's lessons)"
@@ -660,13 +662,13 @@ async def test_l_suggests_a_lesson_chosen_from_the_servers_lessons(participants,
         assert isinstance(app.screen, SuggestScreen)
         options = app.screen.query_one("#suggest-lessons")
         assert [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)] == [
-            "0 First [b]steps[/b]", "1 Second",  # a title is text, never markup
+            "1 First [b]steps[/b]", "2 Second",  # a title is text, never markup
         ]
         assert options.highlighted == 0
         await press(pilot, "down", "enter")
         assert not isinstance(app.screen, SuggestScreen)
         assert read_room_notice(app.board.path) == RoomNotice(1, None, "second", NOW)
-        assert notices == [("information", "Sent to everyone", "follow me to lesson 1: Second (0 sessions connected)")]
+        assert notices == [("information", "Sent to everyone", "follow me to lesson 2: Second (0 sessions connected)")]
 
         await press(pilot, "l")
         assert app.screen.query_one("#suggest-lessons").highlighted == 1  # the one after the last, or the last
@@ -713,6 +715,175 @@ async def test_with_no_lessons_none_is_offered(participants, tmp_path):
         assert notices == [("warning", "", "There are no lessons to suggest: the server has loaded none.")]
 
 
+# ----- fitting the terminal ---------------------------------------------------------------------------------------
+
+LONG_TITLES = [
+    "From text to loss, in one picture", "Text → token ids", "Windows — inputs and targets",
+    "The model and its logits", "Softmax — from scores to probabilities", "Log p of each target",
+    "Mean and negate — the cross-entropy loss", "Perplexity — the loss as a number of choices",
+    "Recap — per token, per window, per batch", "Bug lab — five ways to get the loss wrong",
+]
+PERPLEXITY = "8 Perplexity — the loss as a number of choices"  # lesson l7, as the dashboard names it
+
+
+@pytest.fixture
+def ten_lessons(tmp_path) -> LessonSet:
+    """The workshop's ten lessons, as long as their titles are, each with two checks."""
+    folder = tmp_path / "ten-lessons"
+    folder.mkdir()
+    for index, title in enumerate(LONG_TITLES):
+        checks = "".join(
+            f"  - id: c{index}{check}\n    question: How many?\n    kind: number\n    answer: vocab_size\n"
+            for check in "ab"
+        )
+        lesson = f'---\nid: l{index}\ntitle: "{title}"\nchecks:\n{checks}---\nText.\n'
+        (folder / f"{index:02d}-l{index}.md").write_text(lesson)
+    loaded = load_lessons(folder)
+    assert not loaded.problems and len(loaded.lessons) == 10
+    return loaded
+
+
+def five_in_the_room(participants: Path) -> FakeServer:
+    """Five participants on lessons 1, 3 and 7 (shown numbers 2, 4, 8), the first lessons' checks answered."""
+    server = FakeServer()
+    for number, (name, on) in enumerate([("ada", 7), ("grace", 3), ("alan", 1), ("linus", 7), ("barbara", 3)], 1):
+        answered = {f"l{lesson}:c{lesson}{check}": True for lesson in range(min(on, 4)) for check in "ab"}
+        save_progress(participants, name, f"l{on}", answered, answered)
+        server.join(FakeSession(number, name, address="192.168.100.123", pty=FakePty(100 + number)))
+    return server
+
+
+def rows_in_view(table) -> int:
+    return table.scrollable_content_region.height - table.header_height
+
+
+def fits_its_width(table) -> bool:
+    return not table.show_horizontal_scrollbar and table.virtual_size.width <= table.scrollable_content_region.width
+
+
+async def test_at_80x24_the_sessions_come_first_and_every_pane_keeps_its_title(participants, ten_lessons):
+    app = make_dashboard(five_in_the_room(participants), participants, ten_lessons)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        sessions, room, log = screen.query_one(SessionTable), screen.query_one(RoomTable), screen.query_one(Log)
+        assert sessions.border_title == "Sessions: 5 of 40"
+        assert rows_in_view(sessions) >= 5 and sessions.keys == ["1", "2", "3", "4", "5"]
+        assert fits_its_width(sessions) and fits_its_width(room)
+        assert sessions.shown_columns[:2] == ("number", "name") and sessions.shown_columns[-1] == "lesson"
+        lesson = sessions.cells("1")[-1]
+        assert len(lesson) >= 16 and lesson.endswith("…") and PERPLEXITY.startswith(lesson[:-1])
+        # how to join on a line; every pane below with its frame (and so its title) and rows in view
+        assert not screen.query_one("#banner").display
+        short = screen.query_one("#banner-short")
+        assert short.region.height == 1 and short.content.plain == "How to join: ssh -p 2222 THEIR-NAME@127.0.0.1"
+        assert screen.query_one(EngineLine).region.height == 2
+        assert sessions.region.y < room.region.y < log.region.y
+        assert rows_in_view(room) >= 3 and log.scrollable_content_region.height >= 2
+        assert room.border_title == "Where the room is" and log.border_title == "Server log"
+        assert log.region.bottom <= 23  # above the footer
+        # the room's picture: a line per lesson, the lessons someone is on first
+        first = [room.cells(key)[:2] for key in room.keys[:3]]
+        assert first[:2] == [["2 Text → token ids", "1"], ["4 The model and its logits", "2"]]
+        assert first[2][0].startswith("8 Perplexity") and first[2][1] == "2"
+        keys = {key.key: key for key in screen.query(FooterKey)}
+        for key in "dmlq":
+            assert keys[key].region.right <= 80 and keys[key].region.width == len(keys[key].description) + 4
+
+
+async def test_at_120x36_the_tables_fit_and_the_room_is_in_view(participants, ten_lessons):
+    app = make_dashboard(five_in_the_room(participants), participants, ten_lessons)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        sessions, room = app.screen.query_one(SessionTable), app.screen.query_one(RoomTable)
+        assert fits_its_width(sessions) and fits_its_width(room)
+        assert sessions.shown_columns == ("number", "name", "address", "connected", "last_key", "checks", "queue",
+                                          "lesson")
+        lesson = sessions.cells("1")[-1]
+        assert lesson.endswith("…") and PERPLEXITY.startswith(lesson[:-1])
+        assert len(lesson) >= 30
+        assert sessions.cells("3")[-1] == "2 Text → token ids"
+        assert rows_in_view(sessions) >= 5
+        assert len(room.keys) <= rows_in_view(room)  # the whole picture, without scrolling
+        labels = [room.cells(key)[0] for key in room.keys]
+        assert PERPLEXITY in labels
+        assert labels[-1] == "no one here, no answers: 5–7, 9–10"
+
+
+async def test_the_tables_fit_again_when_the_terminal_narrows(participants, ten_lessons):
+    app = make_dashboard(five_in_the_room(participants), participants, ten_lessons)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        sessions = app.screen.query_one(SessionTable)
+        assert sessions.cells("1")[-1] == PERPLEXITY
+        sessions.move_cursor(row=3)
+        assert app.screen.query(".-command-palette")  # its key in the footer while there is room
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert not app.screen.query(".-command-palette")
+        assert fits_its_width(sessions) and fits_its_width(app.screen.query_one(RoomTable))
+        assert sessions.cells("1")[-1].endswith("…") and "address" not in sessions.shown_columns
+        assert sessions.session_under_cursor == 4  # the instructor's place kept
+
+
+async def test_the_log_pane_follows_new_lines_unless_scrolled_up(participants, lessons):
+    log = ServeLog(echo=False, stamp=lambda: "10:00:00")
+    for number in range(3):
+        log.write(f"before the dashboard, line {number}")
+    app = make_dashboard(FakeServer(), participants, lessons, log=log)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(Log)
+
+        async def more(count: int, width: int = 40) -> str:
+            for _ in range(count):
+                log.write(f"line {len(pane.lines)} ".ljust(width, "x"))
+                app.screen.refresh_facts()
+                await settle(pilot)
+            return pane.lines[-1]
+
+        def newest_in_view() -> bool:
+            return pane.scroll_offset.y + pane.scrollable_content_region.height == len(pane.lines)
+
+        await more(20)
+        await more(1, width=200)  # wider than the pane: its horizontal scrollbar comes, the newest stays in view
+        await more(3)
+        assert pane.max_scroll_y > 10 and newest_in_view()
+
+        pane.scroll_to(y=2, animate=False)  # the instructor scrolls up to read: their place is kept
+        await settle(pilot)
+        await more(5)
+        assert pane.scroll_offset.y == 2
+
+        pane.scroll_end(animate=False)  # and back to the end: it follows again
+        await settle(pilot)
+        await more(5)
+        assert newest_in_view()
+
+        await pilot.resize_terminal(80, 24)  # a shorter pane: the newest line still in view
+        await settle(pilot)
+        assert newest_in_view()
+
+
+def test_columns_fit_the_room_the_fill_column_cut_and_the_least_needed_left_out():
+    natural = {"number": 1, "name": 5, "address": 15, "lesson": 40}
+    order = ["number", "name", "address", "lesson"]
+    assert fit_columns(natural, order, room=100, fill="lesson", droppable=["address"]) == ColumnFit(
+        ("number", "name", "address", "lesson"), (1, 5, 15, 40))
+    assert fit_columns(natural, order, room=50, fill="lesson", droppable=["address"]) == ColumnFit(
+        ("number", "name", "address", "lesson"), (1, 5, 15, 21))  # 3 + 7 + 17 + 23 = 50
+    assert fit_columns(natural, order, room=40, fill="lesson", droppable=["address"]) == ColumnFit(
+        ("number", "name", "lesson"), (1, 5, 28))
+    assert fit_columns(natural, order, room=10, fill="lesson", droppable=["address"]).widths[-1] == 1
+
+
+def test_the_quiet_lessons_on_a_line_and_the_join_words():
+    assert number_ranges([1, 3, 4, 5, 9, 10]) == "1, 3–5, 9–10"
+    assert essential_join_words(BANNER) == "ssh -p 2222 THEIR-NAME@127.0.0.1"
+    with_password = "server on x port 1\npassword: abc-def\nparticipants type:  ssh -p 1 THEIR-NAME@x\nstop"
+    assert essential_join_words(with_password) == "password: abc-def · ssh -p 1 THEIR-NAME@x"
+
+
 # ----- the picture ----------------------------------------------------------------------------------------------
 
 
@@ -733,6 +904,19 @@ def test_dashboard_snapshot_three_sessions(snap_compare, participants, lessons):
     engine = FakeEngine(restarts=1, says=BUSY_ENGINE)
     app = make_dashboard(server, participants, lessons, engine=engine, log=log, group_of=GROUPS.get)
     assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
+
+
+def test_dashboard_snapshot_at_80x24(snap_compare, participants, ten_lessons):
+    """A small terminal: how to join on a line, five sessions in view, the room a line per lesson (those someone is
+    on first), a log that shows its newest lines, a footer with its four keys."""
+    server = five_in_the_room(participants)
+    log = ServeLog(echo=False, stamp=lambda: "10:00:00")
+    for number, name in enumerate(["ada", "grace", "alan", "linus", "barbara"], 1):
+        log.write(f"{name} joined from 192.168.100.123 ({number} of 40 sessions)")
+    log.write("grace: wrong password from 192.168.100.124")
+    engine = FakeEngine(restarts=1, says=BUSY_ENGINE)
+    app = make_dashboard(server, participants, ten_lessons, engine=engine, log=log, group_of=GROUPS.get)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
 
 
 # ----- `loss-tutor serve` in a terminal -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from processes import children
 from tutor.workshop import forked_sessions
 from tutor.workshop.forked_sessions import ForkerUnavailable, SessionForker
 from tutor.workshop.pty_session import PtySession, group_members
+from tutor.workshop.session_entry import ERROR_FILE, INTERNAL_ERROR, run_tutor
 
 ROOM = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TERM": "xterm-256color"}
 GRACE_S = 2.0
@@ -76,7 +78,7 @@ async def test_a_forked_app_has_its_own_terminal_environment_and_folder_and_none
     env = {**ROOM, "TERM": "vt100", "LOSS_TUTOR_STATE_DIR": str(tmp_path), "LOSS_TUTOR_SHARED_ENGINE": str(tmp_path)}
     session = await forker.start_session(["--workshop"], env=env, cwd=tmp_path, size=(80, 24))
     received = b""
-    while b"lesson 0 of" not in received:  # the app is up and drawing
+    while b"lesson 1 of" not in received:  # the app is up and drawing
         received += await asyncio.wait_for(session.read(), 30)
     assert session.pid in children(forker.pid)
     # /proc/PID/environ keeps the forker's exec-time block, so the environment is checked by its effects:
@@ -139,3 +141,18 @@ async def test_a_forker_that_cannot_start_is_unavailable(monkeypatch):
     with pytest.raises(ForkerUnavailable, match=r"did not start \(exit code 1\)"):
         await forker.start()
     await forker.stop()
+
+
+def test_a_fault_in_the_tutor_shows_the_participant_one_line_and_keeps_the_traceback(tmp_path, monkeypatch, capsys):
+    import tutor.cli
+
+    def broken(args):
+        raise RuntimeError("a bug, with a secret path /srv/x")
+
+    monkeypatch.setattr(tutor.cli, "main", broken)
+    monkeypatch.chdir(tmp_path)
+    assert run_tutor(["--workshop"]) == INTERNAL_ERROR
+    captured = capsys.readouterr()
+    assert captured.err == ("loss-tutor: the tutor stopped on an internal error (RuntimeError); "
+                            "please tell the instructor.\n")
+    assert "Traceback" in (tmp_path / ERROR_FILE).read_text() and "/srv/x" in (tmp_path / ERROR_FILE).read_text()

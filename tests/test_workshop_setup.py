@@ -119,6 +119,21 @@ def test_the_banner_says_who_can_reach_the_server_and_how_to_get_in(tmp_path):
     assert "instructor secret" not in banner(given, 2222, key)
 
 
+def test_the_banner_names_the_texts_participants_can_open_and_says_when_none_are(tmp_path):
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    plain = ServeOptions(state_dir=tmp_path, auth=NoAuth())
+    assert "texts: participants type or paste their own" in banner(plain, 2222, key)
+    with_texts = ServeOptions(state_dir=tmp_path, auth=NoAuth(), texts_dir=texts)
+    (texts / ".hidden.txt").write_text("x")
+    assert "texts: none offered" in banner(with_texts, 2222, key)
+    for number in range(7):
+        (texts / f"story{number}.txt").write_text("x")
+    assert ("texts participants can open: story0.txt, story1.txt, story2.txt, story3.txt, story4.txt and 2 more"
+            in banner(with_texts, 2222, key))
+
+
 def test_a_port_in_use_is_one_line_and_exit_1(tmp_path, capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -144,6 +159,15 @@ def test_a_session_environment_has_term_colours_and_progress_but_nothing_else(tm
     for odd_term in ("", None, "xterm\x1b]0;owned\x07", "../../bin/sh", "x" * 100):
         env = session_environment(plain, tmp_path, odd_term, server_env)
         assert env["TERM"] == DEFAULT_TERM and "TEXTUAL_COLOR_SYSTEM" not in env
+
+
+def test_the_clients_locale_is_taken_when_it_is_a_plain_locale_name_and_nothing_else_from_it(tmp_path):
+    options = ServeOptions(state_dir=tmp_path, auth=NoAuth())
+    client = {"LANG": "C", "LC_CTYPE": "de_DE.UTF-8", "LC_ALL": "x\x1b]0;owned\x07", "PATH": "/evil",
+              "LD_PRELOAD": "/tmp/x.so"}
+    env = session_environment(options, tmp_path, "xterm", {"LANG": "C.UTF-8", "PATH": "/bin"}, client_env=client)
+    assert env["LANG"] == "C" and env["LC_CTYPE"] == "de_DE.UTF-8"  # what the participant's terminal draws
+    assert "LC_ALL" not in env and env["PATH"] == "/bin" and "LD_PRELOAD" not in env
 
 
 async def test_a_session_runs_this_tutor_on_its_own_controlling_terminal(tmp_path):

@@ -27,7 +27,7 @@ from tutor.workshop.names import participant_name
 from tutor.workshop.options import KeyAuth, NoAuth, PasswordAuth, ServeOptions
 from tutor.workshop.pty_session import TAKE_CONTROLLING_TERMINAL, group_members
 from tutor.workshop.room_board import RoomBoard, room_notice_path
-from tutor.workshop.server import SERVER_STOPPING, WorkshopServer
+from tutor.workshop.server import CONNECTED_ELSEWHERE, SERVER_STOPPING, WorkshopServer
 from tutor.workshop.throttle import LoginThrottle
 
 PASSWORD = "correct horse battery"
@@ -232,6 +232,18 @@ async def test_without_the_password_the_login_is_refused_and_wrong_ones_are_slow
     assert server.throttle.failures("127.0.0.1") == 0
 
 
+async def test_a_printed_passphrase_is_taken_whatever_the_case_and_separators_a_given_password_exactly(start_server):
+    printed = await start_server(auth=PasswordAuth("horse willow muffin agent", generated=True))
+    for typed in ("Horse  Willow muffin-agent ", "HORSE.WILLOW.MUFFIN.AGENT"):
+        (await connect(printed.port, password=typed)).close()
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(printed.port, password="horse willow muffin")
+
+    given = await start_server()  # the instructor's own password: compared as it is
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(given.port, password=PASSWORD.upper())
+
+
 async def test_no_auth_lets_anyone_in_and_authorized_keys_only_those_keys(start_server, tmp_path):
     open_server = await start_server(auth=NoAuth())
     connection = await connect(open_server.port, password=None)
@@ -303,10 +315,22 @@ async def test_the_progress_folder_is_the_safe_name_inside_the_state_folder(serv
     # (asyncssh refuses a user name with control characters before the server sees it)
     terminal = await open_terminal(server.port, "../../Ada/.ssh")
     await terminal.read_until("size 80x24")
+    assert b"your progress is kept under the name ada-.ssh" in terminal.received  # told, as it is not the name typed
     folders = [path.name for path in server.options.participants_dir.iterdir()]
     assert folders == ["ada-.ssh"]
     assert sorted(path.name for path in (tmp_path / "workshop").iterdir()) == ["participants"]
     terminal.connection.close()
+
+
+async def test_connecting_again_as_the_same_name_closes_the_earlier_session(server):
+    first = await open_terminal(server.port, "ada")
+    await first.read_until("size 80x24")
+    assert b"your progress is kept" not in first.received  # the name typed is the name kept
+    second = await open_terminal(server.port, "Ada")
+    await second.read_until("size 80x24")
+    assert CONNECTED_ELSEWHERE.encode() in await first.read_to_end()
+    assert [session.name for session in server.sessions.values()] == ["ada"]
+    second.connection.close()
 
 
 @pytest.mark.parametrize("program", ["child", "stubborn"])
@@ -461,9 +485,9 @@ async def test_the_tutor_over_ssh_redraws_at_a_new_size_resumes_by_name_and_ends
 
     terminal = await open_terminal(serve.port, "Ada", password=serve.password, size=(80, 24))
     assert terminal.connection.get_server_host_key().get_fingerprint() == serve.fingerprint
-    await terminal.read_until("lesson 0 of", timeout=60)
+    await terminal.read_until("lesson 1 of", timeout=60)
     terminal.type("n")
-    await until_redrawn(terminal, lambda: "lesson 1 of" in terminal.text and _footer(terminal.screen))
+    await until_redrawn(terminal, lambda: "lesson 2 of" in terminal.text and _footer(terminal.screen))
     row, end = _footer(terminal.screen)
     assert row == 23 and end > 70
     terminal.resize(100, 30)
@@ -480,7 +504,7 @@ async def test_the_tutor_over_ssh_redraws_at_a_new_size_resumes_by_name_and_ends
     assert progress["current_lesson"] == load_lessons().lessons[1].id
 
     again = await open_terminal(serve.port, "ada", password=serve.password, size=(80, 24))
-    await again.read_until("lesson 1 of", timeout=60)  # resumed where Ada left
+    await again.read_until("lesson 2 of", timeout=60)  # resumed where Ada left
     group = serve.session_group()
     serve.process.send_signal(signal.SIGTERM)
     received = await again.read_to_end(timeout=30)
@@ -519,7 +543,7 @@ async def test_over_ssh_a_participant_is_offered_the_workshops_texts_and_no_way_
     serve = ServeCommand(tmp_path, "--texts", str(texts))
     try:
         terminal = await open_terminal(serve.port, "ada", password=serve.password, size=(120, 40))
-        await terminal.read_until("lesson 0 of", timeout=60)
+        await terminal.read_until("lesson 1 of", timeout=60)
         terminal.type("e")
         await until_redrawn(terminal, lambda: "fable.txt" in terminal.text)
         assert "Or open a file" in terminal.text
@@ -536,15 +560,15 @@ async def test_over_ssh_the_instructors_message_and_suggested_lesson_reach_a_par
     try:
         assert not stale.path.exists()  # removed as the server started
         terminal = await open_terminal(serve.port, "ada", password=serve.password, size=(100, 30))
-        await terminal.read_until("lesson 0 of", timeout=60)
+        await terminal.read_until("lesson 1 of", timeout=60)
         board = RoomBoard(stale.path)  # what the dashboard writes with
         board.send_message("Welcome, everyone")
         await terminal.read_until("Welcome, everyone")
         lesson = load_lessons().lessons[2]
         board.suggest_lesson(lesson.id)
-        await terminal.read_until("The instructor is on lesson 2")
+        await terminal.read_until("The instructor is on lesson 3")  # lessons counted from 1
         terminal.type("f")
-        await until_redrawn(terminal, lambda: "lesson 2 of" in terminal.text)
+        await until_redrawn(terminal, lambda: "lesson 3 of" in terminal.text)
         assert "left over" not in terminal.text and b"left over" not in terminal.received
     finally:
         serve.kill()

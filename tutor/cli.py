@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tutor.core.formatting import safe_to_draw
+from tutor.core.glyphs import terminal_is_ascii, to_ascii
 from tutor.core.protocol import SHARED_ENGINE_ENV
 from tutor.core.room_notice import ROOM_NOTICE_ENV
 from tutor.core.settings import MAX_POSITIONS_ENV, Settings, max_positions, parse_max_positions
@@ -163,14 +164,16 @@ def run_report(args: argparse.Namespace) -> int:
         report = compute_report(Request(text=loaded.text, settings=settings, source=describe(loaded)), bug_lab=False)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    ascii_only = terminal_is_ascii()
     if args.json:
-        json.dump(report.to_json_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        json.dump(report.to_json_dict(), sys.stdout, ensure_ascii=ascii_only, indent=2)
         sys.stdout.write("\n")
     else:
         from tutor.core.plain import render_plain
 
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        sys.stdout.write(render_plain(report, colour=colour))
+        plain = render_plain(report, colour=colour)
+        sys.stdout.write(to_ascii(plain) if ascii_only else plain)
     return 0
 
 
@@ -209,6 +212,7 @@ def build_app(args: argparse.Namespace):
         engine_factory=engine_factory,
         workshop_texts=workshop_texts,
         room_notice_path=Path(room_notice) if room_notice else None,
+        ascii_only=terminal_is_ascii(),
     )
     if shared is not None:
         shared.on_queued = app.engine_queued  # its place in the room's queue, shown while it waits

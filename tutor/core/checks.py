@@ -9,6 +9,13 @@ from dataclasses import dataclass
 from tutor.core.lessons import Check, fill_placeholders, format_value
 
 
+ANSWER_PROMPTS = {
+    "number": "a number, written in digits",
+    "shape": "a shape: sizes separated by commas",
+    "choice": "one of the choices above",
+}
+
+
 @dataclass(frozen=True)
 class Grade:
     correct: bool
@@ -45,12 +52,13 @@ def grade(check: Check, answer: str, values: dict[str, object]) -> Grade:
     if check.kind == "shape":
         given = parse_shape(answer)
         if given is None:
-            return Grade(False, f"{answer!r} is not a shape: write whole numbers separated by commas, like 2, 8")
+            return Grade(False, f"{answer!r} is not a shape: write its sizes as whole numbers separated by commas")
         correct = given == tuple(expected)
     elif check.kind == "number":
         given = parse_number(answer)
         if given is None:
-            return Grade(False, f"{answer!r} is not a number: write digits, like 10.8, 1,234.5 or 1e-4")
+            return Grade(False, f"{answer!r} is not a number: write it in digits, with a decimal point or an "
+                                 "exponent (e) if it needs one")
         correct = math.isclose(given, float(expected), rel_tol=check.tolerance, abs_tol=1e-12)
     else:
         choices = {choice.lower(): choice for choice in check.choices}
@@ -58,6 +66,17 @@ def grade(check: Check, answer: str, values: dict[str, object]) -> Grade:
             return Grade(False, f"{answer!r} is not one of the choices: {', '.join(check.choices)}")
         correct = answer.strip().lower() == str(expected).lower()
     if correct:
-        return Grade(True, f"Right: this run's value is {shown}.")
+        return Grade(True, right_message(check, values))
     explanation = fill_placeholders(check.explanation, values)
     return Grade(False, f"Not quite: this run's value is {shown}. {explanation}".strip())
+
+
+def right_message(check: Check, values: dict[str, object]) -> str:
+    """What a right answer is told: this run's value and the explanation, which is the teaching."""
+    explanation = fill_placeholders(check.explanation, values)
+    return f"Right: this run's value is {format_value(values[check.answer])}. {explanation}".strip()
+
+
+def answer_prompt(check: Check) -> str:
+    """What the empty answer box says: the form an answer takes, never a value (any value may be this run's)."""
+    return ANSWER_PROMPTS[check.kind]

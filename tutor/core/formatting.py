@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 VISIBLE_WHITESPACE = {" ": "·", "\n": "↵", "\t": "⇥", "\r": "␍"}
+ASCII_WHITESPACE = {" ": "_", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 # What must never reach the terminal as it is: the C0 controls but tab and newline (escape sequences, bell,
 # carriage return), DEL, the C1 controls, the bidirectional marks, embeddings, overrides and isolates (they
@@ -45,13 +46,15 @@ def safe_to_draw(text: str, *, one_cell: bool = False) -> str:
     return CONTROL_CHARACTERS.sub(lambda match: escaped(match.group()), text.replace("\r\n", "\n"))
 
 
-def visible(text: str) -> str:
-    """Token text with spaces, newlines and tabs made visible (· ↵ ⇥) and other unprintable characters escaped."""
+def visible(text: str, *, ascii_only: bool = False) -> str:
+    """Token text with spaces, newlines and tabs made visible (· ↵ ⇥) and other unprintable characters escaped.
+    `ascii_only` (a terminal that shows ASCII only): `_`, `\\n`, `\\t`, and every other non-ASCII character escaped."""
+    whitespace = ASCII_WHITESPACE if ascii_only else VISIBLE_WHITESPACE
     out = []
     for char in text:
-        if char in VISIBLE_WHITESPACE:
-            out.append(VISIBLE_WHITESPACE[char])
-        elif char.isprintable():
+        if char in whitespace:
+            out.append(whitespace[char])
+        elif char.isprintable() and (char.isascii() or not ascii_only):
             out.append(char)
         else:
             out.append(escaped(char))

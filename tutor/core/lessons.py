@@ -65,7 +65,7 @@ class Check:
     tolerance: float = 0.0  # for numbers: relative tolerance, e.g. 0.05 = within 5 %
     choices: tuple[str, ...] = ()
     hints: tuple[str, ...] = ()  # like the question
-    explanation: str = ""  # shown after a wrong answer, may hold {{ placeholders }}
+    explanation: str = ""  # shown after an answer, right or wrong; may hold {{ placeholders }}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tutor.core.counting import of_total, shown_number
 from tutor.core.formatting import counted, format_number, format_shape, safe_to_draw, visible
 from tutor.core.report import Report
 
@@ -39,25 +40,26 @@ def render_plain(report: Report, *, colour: bool = False) -> str:
     lines.append(
         f"settings: batch size {s['batch_size']}, context length {s['context_length']}, stride {s['stride']}, "
         f"shuffle {'on' if s['shuffle'] else 'off'} (seed {s['seed']}), "
-        f"batch {report.batch_index} of {report.batch_count} (numbered from 0)"
+        f"batch {of_total(report.batch_index, report.batch_count)} (batch_index {report.batch_index})"
     )
     lines.append("spaces show as ·, newlines as ↵")
 
-    heading("1. Text → token ids → input/target windows (targets are the inputs shifted by one)")
+    heading("1. Text → token ids → input/target windows (target i is the token that follows input i)")
     tensor("inputs", "inputs")
     tensor("targets", "targets")
+    lines.append("target i is the token that follows input i:")
     for row in range(report.batch_size):
-        lines.append(f"row {row} input:  {quoted(report.input_texts[row])}")
-        lines.append(f"row {row} target: {quoted(report.target_texts[row])}")
+        lines.extend(aligned_windows(report, row))
 
     heading("2. Forward pass: logits = model(inputs)")
+    lines.extend(model_lines(report))
     tensor("logits", "logits")
 
     heading("3. Softmax → probabilities → argmax = predicted next tokens")
     tensor("probas", "probas")
     tensor("predicted_ids", "predicted_ids")
     for row in range(report.batch_size):
-        lines.append(f"row {row}:")
+        lines.append(f"row {of_total(row, report.batch_size)}:")
         for token in report.row_tokens(row):
             mark = paint("✓", GREEN) if token.correct else paint("✗", RED)
             lines.append(
@@ -68,10 +70,11 @@ def render_plain(report: Report, *, colour: bool = False) -> str:
     lines.append(f"{correct} of {len(report.tokens)} predictions match their target")
 
     heading("4. Log-probability of each target token: log_probas.gather(-1, targets)")
+    tensor("log_probas = torch.log(probas)", "log_probas")
     tensor("target_probs", "target_probs")
     tensor("target_log_probs", "target_log_probs")
     for row in range(report.batch_size):
-        lines.append(f"row {row}:")
+        lines.append(f"row {of_total(row, report.batch_size)}:")
         for token in report.row_tokens(row):
             lines.append(
                 f"  {token.position:>3} {quoted(token.target_token):<18} p = {format_number(token.target_prob, 6):>12}"
@@ -97,3 +100,28 @@ def render_plain(report: Report, *, colour: bool = False) -> str:
         f"perplexity {report.uniform_perplexity:,.0f} (a model that gives every token 1/{report.vocab_size})"
     )
     return "\n".join(lines) + "\n"
+
+
+def model_lines(report: Report) -> list[str]:
+    """The model that computed the numbers: its configuration, size, seed and mode."""
+    card = report.model
+    seed = "unknown" if card.seed is None else card.seed
+    return [
+        f"model: GPTModel(vocab_size={card.vocab_size}, context_length={card.context_length}, emb_dim={card.emb_dim}, "
+        f"n_heads={card.n_heads}, n_layers={card.n_layers}, drop_rate={card.drop_rate}, qkv_bias={card.qkv_bias})",
+        f"       {card.parameter_count:,} parameters · torch.manual_seed({seed}) · model.{card.mode}()"
+        + (" (dropout off)" if not card.training else ""),
+    ]
+
+
+def aligned_windows(report: Report, row: int) -> list[str]:
+    """One row's input and target ids in aligned columns: each target stands under the input it follows."""
+    inputs, targets = report.inputs[row], report.targets[row]
+    widths = [max(len(str(a)), len(str(b))) for a, b in zip(inputs, targets)]
+    label = f"row {shown_number(row)}"
+    return [
+        f"{label} inputs:  " + " ".join(f"{token:>{width}}" for token, width in zip(inputs, widths))
+        + f"   {quoted(report.input_texts[row])}",
+        f"{label} targets: " + " ".join(f"{token:>{width}}" for token, width in zip(targets, widths))
+        + f"   {quoted(report.target_texts[row])}",
+    ]

@@ -108,8 +108,8 @@ class EngineClosed(EngineError):
 
 
 class RequestSuperseded(EngineClosed):
-    """A newer request from the same session replaced this one while it waited in a shared engine's queue;
-    nobody waits for it."""
+    """A newer request from the same session replaced this one in a shared engine (waiting, or being computed),
+    or the session cancelled it; nobody waits for it."""
 
 
 def describe_exit(returncode: int | None) -> str:

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple, NoReturn
 
+from tutor.core.counting import of_total, shown_number
 from tutor.core.formatting import visible
 from tutor.core.settings import Settings
 
@@ -88,9 +89,30 @@ class BugResult:
 
 
 @dataclass(frozen=True)
+class ModelCard:
+    """The model that computed a report, read off the model itself: its configuration, size, seed and mode."""
+
+    vocab_size: int
+    context_length: int  # the longest input the model takes, not the windows' context length
+    emb_dim: int
+    n_heads: int
+    n_layers: int
+    drop_rate: float
+    qkv_bias: bool
+    parameter_count: int
+    seed: int | None  # the `torch.manual_seed` its weights were drawn with; None if not known
+    training: bool  # False: eval mode, dropout off
+
+    @property
+    def mode(self) -> str:
+        return "train" if self.training else "eval"
+
+
+@dataclass(frozen=True)
 class Report:
     settings: dict
     source: str
+    character_count: int  # of the whole text
     token_count: int
     window_count: int
     batch_count: int
@@ -116,6 +138,7 @@ class Report:
     targets_flat_shape: tuple[int, ...]
     tokens: tuple[TokenRow, ...]
     tensors: dict[str, TensorView]
+    model: ModelCard
     extras: dict = field(default_factory=dict)  # e.g. the bug lab's results
 
     @property
@@ -136,11 +159,23 @@ class Report:
             "context_length": self.context_length,
             "stride": self.settings["stride"],
             "seed": self.settings["seed"],
+            "character_count": self.character_count,
             "token_count": self.token_count,
+            "characters_per_token": self.character_count / max(self.token_count, 1),
             "window_count": self.window_count,
             "batch_count": self.batch_count,
             "batch_index": self.batch_index,
+            "batch_number": shown_number(self.batch_index),
             "vocab_size": self.vocab_size,
+            "model_context_length": self.model.context_length,
+            "emb_dim": self.model.emb_dim,
+            "n_heads": self.model.n_heads,
+            "n_layers": self.model.n_layers,
+            "drop_rate": self.model.drop_rate,
+            "qkv_bias": self.model.qkv_bias,
+            "parameter_count": self.model.parameter_count,
+            "model_seed": "unknown" if self.model.seed is None else self.model.seed,
+            "model_mode": self.model.mode,
             "inputs_shape": tuple(self.tensors["inputs"].shape),
             "logits_shape": self.logits_shape,
             "logits_flat_shape": self.logits_flat_shape,
@@ -160,12 +195,23 @@ class Report:
             "uniform_prob": 1.0 / self.vocab_size,
             "min_sequence_loss": min(self.per_sequence_loss),
             "max_sequence_loss": max(self.per_sequence_loss),
+            "first_sequence_loss": self.per_sequence_loss[0],
+            "first_target_loss": -self.tokens[0].target_log_prob,
+            "log_probas_shape": tuple(self.tensors["log_probas"].shape),
             "first_input_text": self.input_texts[0],
             "first_target_text": self.target_texts[0],
             "loss_vs_uniform": "lower" if self.loss_pytorch < self.uniform_loss else "higher",
             "most_surprising_token": visible(self.most_surprising().target_token),
             "most_surprising_loss": self.most_surprising().loss,
+            "most_surprising_where": self._where(self.most_surprising()),
+            "first_sequence_perplexity": math.exp(self.per_sequence_loss[0]),
+            "first_sequence_vs_uniform": "lower" if self.per_sequence_loss[0] < self.uniform_loss else "higher",
+            "first_window_aligned": aligned_window(self.row_tokens(0)),
         }
+
+    def _where(self, token: TokenRow) -> str:
+        """"row 2 of 2, token 3 of 8": where a position is, counted as a person counts."""
+        return f"row {of_total(token.row, self.batch_size)}, token {of_total(token.position, self.context_length)}"
 
     def most_surprising(self) -> TokenRow:
         return max(self.tokens, key=lambda token: token.loss)
@@ -187,6 +233,8 @@ class Report:
         return {
             "settings": self.settings,
             "source": self.source,
+            "model": {**{item.name: getattr(self.model, item.name) for item in fields(ModelCard)}, "mode": self.model.mode},
+            "character_count": self.character_count,
             "token_count": self.token_count,
             "window_count": self.window_count,
             "batch_count": self.batch_count,
@@ -212,10 +260,36 @@ class Report:
         }
 
 
+ALIGNED_WIDTH = 44  # characters of the aligned input/target drawing: it fits a narrow explanation pane
+
+
+def aligned_window(tokens: list[TokenRow], width: int = ALIGNED_WIDTH) -> str:
+    """One window's inputs above its targets, position by position, as many positions as fit in `width`:
+
+        position t    0    1    2
+        inputs[0]     At   ·3   :     ...
+        targets[0]    ·3   :    17    ...
+
+    Target t stands under input t, and is input t + 1: the token that follows it in the text."""
+    labels = ("position t", f"inputs[{tokens[0].row}]", f"targets[{tokens[0].row}]") if tokens else ("", "", "")
+    lines = [label.ljust(13) for label in labels]
+    for index, token in enumerate(tokens):
+        cells = (str(token.position), visible(token.input_token), visible(token.target_token))
+        column = max(len(cell) for cell in cells) + 2
+        if len(lines[0]) + column > width - 3:
+            lines = [line + "..." for line in lines]  # as torch abridges (a "…" would read as a value to come)
+            break
+        lines = [line + cell.ljust(column) for line, cell in zip(lines, cells)]
+    return "\n".join(line.rstrip() for line in lines)
+
+
 VALUE_NAMES = frozenset(
     {
-        "batch_size", "context_length", "stride", "seed", "token_count", "window_count", "batch_count",
-        "batch_index", "vocab_size", "inputs_shape", "logits_shape", "logits_flat_shape", "targets_flat_shape",
+        "batch_size", "context_length", "stride", "seed", "character_count", "token_count", "characters_per_token",
+        "window_count", "batch_count", "batch_index", "batch_number", "vocab_size", "model_context_length", "emb_dim",
+        "n_heads", "n_layers", "drop_rate", "qkv_bias", "parameter_count", "model_seed", "model_mode",
+        "first_sequence_loss", "first_target_loss", "log_probas_shape", "most_surprising_where",
+        "first_sequence_perplexity", "first_sequence_vs_uniform", "first_window_aligned", "inputs_shape", "logits_shape", "logits_flat_shape", "targets_flat_shape",
         "correct_count", "position_count", "accuracy", "first_target_prob", "first_target_log_prob",
         "avg_log_prob", "loss_manual", "loss_pytorch", "loss_difference", "perplexity", "uniform_loss",
         "uniform_perplexity", "uniform_prob", "min_sequence_loss", "max_sequence_loss", "first_input_text",
@@ -452,15 +526,20 @@ _BUG_RESULT = _Record(
     key=_STR, title=_STR, code=_STR, correct_code=_STR, loss=_Optional(_FLOAT), correct_loss=_FLOAT,
     error=_Optional(_STR), explanation=_STR, details=_Mapping(_STR),
 )
+_MODEL_CARD = _Record(
+    ModelCard,
+    vocab_size=_INT, context_length=_INT, emb_dim=_INT, n_heads=_INT, n_layers=_INT, drop_rate=_FLOAT,
+    qkv_bias=_BOOL, parameter_count=_INT, seed=_Optional(_INT), training=_BOOL,
+)
 _REPORT = _Record(
     Report,
-    settings=_settings_codec(), source=_STR, token_count=_INT, window_count=_INT, batch_count=_INT,
+    settings=_settings_codec(), source=_STR, character_count=_INT, token_count=_INT, window_count=_INT, batch_count=_INT,
     batch_index=_INT, vocab_size=_INT, inputs=_MATRIX_OF_INTS, targets=_MATRIX_OF_INTS,
     predicted=_MATRIX_OF_INTS, input_texts=_Sequence(_STR), target_texts=_Sequence(_STR),
     target_probs=_MATRIX_OF_FLOATS, target_log_probs=_MATRIX_OF_FLOATS, per_sequence_loss=_Sequence(_FLOAT),
     avg_log_prob=_FLOAT, loss_manual=_FLOAT, loss_pytorch=_FLOAT, perplexity=_FLOAT, uniform_loss=_FLOAT,
     uniform_perplexity=_FLOAT, accuracy=_FLOAT, logits_shape=_SHAPE, logits_flat_shape=_SHAPE,
     targets_flat_shape=_SHAPE, tokens=_Sequence(_TOKEN_ROW, tuple),
-    tensors=_Named(_TENSOR_VIEW, "name", allowed=TENSOR_NAMES),
+    tensors=_Named(_TENSOR_VIEW, "name", allowed=TENSOR_NAMES), model=_MODEL_CARD,
     extras=_Object({"bug_lab": _Named(_BUG_RESULT, "key")}, optional=True),
 )

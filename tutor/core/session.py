@@ -95,6 +95,14 @@ class Session:
         self.attempt = None
         return True
 
+    def forget_problem(self, generation: int) -> bool:
+        """The learner cancelled the form whose attempt `generation` failed: what is in force stays, so why that
+        attempt failed is shown no more. Kept while nothing is in force (no report): then it is all there is to show."""
+        if self.report is None or self.outcome.generation != generation or self.outcome.problem is None:
+            return False
+        self.outcome = Outcome(generation)
+        return True
+
     def queued(self, place: int) -> bool:
         """A shared engine says where the attempt is in its queue. False (and ignored) with no attempt waiting."""
         if self.attempt is None:
@@ -112,9 +120,22 @@ class Session:
         """What the attempt is waiting for, in a few words."""
         if self.queue_place:
             return f"waiting for the shared model: place {self.queue_place} in the queue…"
+        if self.queue_place == 0:
+            return "the shared model is computing your numbers…"
         if self.report is None:
             return "loading the model…"
         return "computing…"
+
+    @property
+    def attempt_words(self) -> str:
+        """What the attempt is at, for the form that waits on it: its place in a shared queue, the model loading,
+        or the batch it computes ("" with no attempt)."""
+        if self.attempt is None:
+            return ""
+        if self.queue_place or self.report is None:
+            return self.waiting_words
+        settings = self.attempt.settings
+        return f"computing the ({settings.batch_size}, {settings.context_length}) batch…"
 
     def show_lesson(self, lesson_id: str | None) -> None:
         """`lesson_id` is the lesson in view now, and counts as seen; None: no lesson is loaded. A suggestion

@@ -9,10 +9,10 @@ socket and hands each to the computation waiting for it, which calls `on_queued`
 - `LearnerError` for what the learner can fix, `EngineError` for a failed computation;
 - `EngineTimedOut`: the computation ran past its budget, so the engine stopped itself (another is starting);
 - `EngineDied` when the connection ends while waiting (the engine was killed or crashed);
-- `RequestSuperseded` (an `EngineClosed`) when a newer request from this engine replaced the queued one;
+- `RequestSuperseded` (an `EngineClosed`) when a newer request from this engine replaced it, or `cancel` did;
 - `EngineClosed` after `close`.
-Several computations may wait at once: each one sent replaces the one before it in the queue, unless that one
-is already being computed.
+Several computations may wait at once: each one sent replaces the one before it, in the queue or (abandoned by
+the engine at its next safe point) being computed.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from tutor.engine.shared_wire import (
     SOCKET_NAME,
     UnsafeSocketFolder,
     check_private_folder,
+    cancel_line,
     load_report,
     read_message,
 )
@@ -108,6 +109,25 @@ class SharedEngine:
             connection = self._connection
         if connection is not None:
             _hang_up(connection.sock)
+
+    def cancel(self) -> None:
+        """Nobody wants the answers this session waits for: the engine drops them from its queue, or stops
+        computing at its next safe point, and each waiting computation ends with `RequestSuperseded`. The
+        connection stays, for the next request."""
+        with self._state:
+            connection = self._connection
+        if connection is None:
+            return
+        with connection.send_lock:
+            with self._state:
+                if not connection.alive:
+                    return
+                numbers = sorted(connection.waiting)
+                connection.sent += len(numbers)  # the engine counts these lines too
+            try:
+                connection.sock.sendall(b"".join(cancel_line(number) for number in numbers))
+            except OSError:
+                pass  # the engine has gone: the reader tells the waiting computations
 
     def compute(self, request: Request) -> Report:
         with self._state:

@@ -6,13 +6,15 @@ the protocol of tutor/engine/shared_wire.py: JSON request lines in, its place in
 answer out. It never unpickles anything. What a session sends, and what happens:
 - a request: validated at once (settings over the limit on positions, LOSS_TUTOR_MAX_POSITIONS, are answered
   at once and never queued; `compute_report` checks again), then queued; a newer request from the same
-  session replaces its queued one, which is answered "superseded". The one being computed is not
-  interrupted, and its report is delivered: the session decides whether anyone still wants it.
+  session replaces its queued one, which is answered "superseded". The one being computed is abandoned:
+  nobody wants it, and the room's one engine should not stay busy with it.
+- a cancel line (`shared_wire.cancel_line`): the request it names leaves the queue, or is abandoned if it is
+  being computed, and is answered "superseded".
 - a JSON object that is not a request (a key missing, a value of the wrong type), or a line longer than
   MAX_REQUEST_BYTES: answered "failed", and the connection stays usable.
 - a line that is not a JSON object at all (binary, a pickle, malformed JSON): answered "failed", and the
   connection is closed, as its sender does not speak this protocol.
-- end of input: the session has gone; its queued request is dropped, its computation's answer discarded.
+- end of input: the session has gone; its queued request is dropped, its computation abandoned.
 - the status query of tutor/engine/shared_status.py (the instructor's dashboard asks it every second): answered
   at once with the queue, by process id (the kernel's SO_PEERCRED for each connection), and the counts.
 
@@ -21,6 +23,11 @@ several; encode = on the engine, decode = on the session, which waits for it wit
     default report (2, 8):   pickle 16.6 kB, 0.5 + 0.5 ms;     JSON 22.3 kB, 1.6 + 2.0 ms
     (8, 256):                pickle 968 kB, 30 + 29 ms;         JSON 1,649 kB, 126 + 136 ms
 Sessions unpickle with `shared_wire.load_report`, which builds nothing but the report's own classes.
+
+An abandoned computation stops at its next safe point (`compute_report`'s checkpoint: before each transformer
+block and between the later stages, where stopping changes no number and leaves the model as it was), and the
+engine takes the next request in the queue. The checkpoint reads a flag that the event loop sets; the loop keeps
+reading every connection while the worker thread computes.
 
 A computation that runs past `time_budget` (tutor/engine/process.py) stops the whole process (exit code
 EXIT_TIMED_OUT) after telling its session: a thread cannot be stopped, and the supervisor starts another.
@@ -39,6 +46,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -54,14 +62,22 @@ from tutor.engine.answer_cache import AnswerCache
 from tutor.engine.fair_queue import FairQueue
 from tutor.engine.process import MODEL_LOAD_BUDGET_S, time_budget
 from tutor.engine.shared_status import Computing, EngineStatus, is_status_query, status_answer
-from tutor.engine.shared_wire import SOCKET_NAME, UnsafeSocketFolder, check_private_folder, dump_report, message
+from tutor.engine.shared_wire import (
+    SOCKET_NAME,
+    UnsafeSocketFolder,
+    cancelled_request,
+    check_private_folder,
+    dump_report,
+    message,
+)
 
 EXIT_REFUSED = 2  # the socket's folder is not private, or the limit on positions is not valid: a restart won't help
 EXIT_TIMED_OUT = 4  # a computation (or loading the model) ran past its budget
 EXIT_CRASHED = 5  # a fault of its own, logged
 LISTEN_BACKLOG = 128  # a whole room connecting at once waits in the kernel, not refused
 
-ComputeFunction = Callable[[Request], Report]
+Checkpoint = Callable[[], None]  # called by a computation at its safe points; raises to stop it there
+ComputeFunction = Callable[[Request, Checkpoint], Report]
 _PEER_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
@@ -83,10 +99,10 @@ def listen_in(folder: Path) -> socket.socket:
     return listening
 
 
-def computing_model(request: Request) -> Report:
+def computing_model(request: Request, checkpoint: Checkpoint) -> Report:
     from tutor.lm.compute import compute_report
 
-    return compute_report(request)
+    return compute_report(request, checkpoint=checkpoint)
 
 
 def loading_model() -> None:
@@ -99,6 +115,18 @@ def loading_model() -> None:
 class _Job:
     number: int  # the session's count of the lines it has sent, this one included
     request: Request
+
+
+@dataclass(frozen=True, eq=False)
+class _Computing:
+    session: _Session
+    job: _Job
+    began: float
+
+
+class _Abandoned(BaseException):
+    """Raised at a safe point of a computation nobody wants any more. Not an `Exception`, so that no handler
+    on the way (the bug lab turns errors into results) takes it for a failure of the computation."""
 
 
 class _Session:
@@ -166,7 +194,9 @@ class SharedServer:
         self._work_waiting = asyncio.Event()
         self._answers = AnswerCache()  # touched only on the worker thread
         self._clock = clock
-        self._computing: tuple[_Session, float] | None = None  # whose request, since when
+        self._computing: _Computing | None = None
+        self._abandoning = threading.Event()  # set on the event loop, read at the computation's safe points
+        self._abandoned_because = ""
         self._last_compute_s: float | None = None
         self._answered = 0
         self._from_cache = 0
@@ -237,6 +267,9 @@ class SharedServer:
         if is_status_query(line):
             session.send(status_answer(number, self.status()))
             return True
+        if (cancelled := cancelled_request(line)) is not None:
+            self._cancel(session, cancelled)
+            return True
         try:
             request = Request.from_json(line)
         except ValueError as error:
@@ -247,6 +280,7 @@ class SharedServer:
         except ValueError as error:
             session.send(message(number, status="learner", message=str(error), notices=[]))
             return True
+        self._abandon(session, "a newer request replaced it")
         replaced = self._queue.submit(session, _Job(number, request))
         if replaced is not None:
             session.send(message(
@@ -259,9 +293,31 @@ class SharedServer:
     def _fail(self, session: _Session, number: int, reason: str) -> None:
         session.send(message(number, status="failed", message=reason, notices=[]))
 
+    def _cancel(self, session: _Session, number: int) -> None:
+        """`session` no longer wants the answer to its request `number`."""
+        queued = dict(self._queue.waiting()).get(session)
+        if queued is not None and queued.number == number:
+            self._queue.remove(session)
+            session.send(message(number, status="superseded", message="its session cancelled it", notices=[]))
+            self._announce_places()
+        elif self._computing is not None and self._computing.job.number == number:
+            self._abandon(session, "its session cancelled it")
+
+    def _abandon(self, session: _Session, because: str) -> None:
+        """Stop computing `session`'s request, if it is the one being computed, at the next safe point."""
+        if self._computing is not None and self._computing.session is session and not self._abandoning.is_set():
+            self._abandoned_because = because
+            self._abandoning.set()
+
+    def _checkpoint(self) -> None:
+        """Called by the computation at its safe points, on the worker thread."""
+        if self._abandoning.is_set():
+            raise _Abandoned
+
     def _leave(self, session: _Session) -> None:
         session.gone = True
         self._sessions.discard(session)
+        self._abandon(session, "its session has gone")
         if self._queue.remove(session) is not None:
             self._announce_places()
 
@@ -274,8 +330,7 @@ class SharedServer:
     def status(self) -> EngineStatus:
         computing = None
         if self._computing is not None:
-            session, began = self._computing
-            computing = Computing(session.pid, max(0.0, self._clock() - began))
+            computing = Computing(self._computing.session.pid, max(0.0, self._clock() - self._computing.began))
         return EngineStatus(
             loaded=self._loaded,
             waiting=tuple(session.pid for session, _ in self._queue.waiting()),
@@ -309,9 +364,10 @@ class SharedServer:
             session.send(message(job.number, computing=True))
             budget = self._time_budget(job.request)
             began = self._clock()
-            self._computing = (session, began)
+            self._abandoning.clear()  # the worker is idle: no computation reads it now
+            self._computing = _Computing(session, job, began)
             try:
-                fields, body, from_cache = await asyncio.wait_for(
+                answered = await asyncio.wait_for(
                     asyncio.shield(loop.run_in_executor(worker, self._answer, job.request)), budget
                 )
             except TimeoutError:
@@ -328,6 +384,10 @@ class SharedServer:
                 self._exit_code = EXIT_TIMED_OUT
                 return
             self._computing = None
+            if answered is None:
+                session.send(message(job.number, status="superseded", message=self._abandoned_because, notices=[]))
+                continue
+            fields, body, from_cache = answered
             self._answered += 1
             if from_cache:
                 self._from_cache += 1
@@ -348,9 +408,9 @@ class SharedServer:
         for notice in self._notices:
             self._log(notice)
 
-    def _answer(self, request: Request) -> tuple[dict, bytes, bool]:
+    def _answer(self, request: Request) -> tuple[dict, bytes, bool] | None:
         """The answer's fields and body, and whether it was answered before, made on the worker thread
-        (pickling a big report takes a while)."""
+        (pickling a big report takes a while); None if the computation was abandoned."""
         if self._startup_error is not None:
             return {"status": "failed", "message": self._startup_error}, b"", False
         key = request.to_json()
@@ -358,7 +418,9 @@ class SharedServer:
         if answered_before is not None:
             return *answered_before, True
         try:
-            report = self._compute(request)
+            report = self._compute(request, self._checkpoint)
+        except _Abandoned:
+            return None
         except ValueError as error:
             return {"status": "learner", "message": str(error)}, b"", False
         except MemoryError as error:  # computing's says which batch and what to try (walkthrough.OutOfMemory)

@@ -10,6 +10,10 @@ each one JSON line naming the request it is about, and for a report a body after
     {"request": 3, "status": "ok", "bytes": N, "notices": [...]}   then N bytes: the `Report`, pickled
     {"request": 3, "status": "learner" | "failed" | "timed_out" | "superseded", "message": "...", "notices": [...]}
 
+A session that no longer wants the answer to its request N sends `{"cancel": N}` (a line, so it is counted
+too): the engine drops N from the queue, or stops computing it at its next safe point, and answers N
+"superseded". It does the same for the request being computed when its session sends a newer one or hangs up.
+
 The instructor's dashboard asks for the engine's queue with a line of its own kind, `{"query": "status"}`
 (tutor/engine/shared_status.py), answered with `{"request": 1, "engine": {...}}`.
 
@@ -34,6 +38,7 @@ MAX_HEADER_BYTES = 64_000  # a message line; the longest is an error message wit
 MAX_REPORT_BYTES = 64_000_000  # the largest report the limit on positions allows is about 1 MB pickled
 
 STATUSES = frozenset({"ok", "learner", "failed", "timed_out", "superseded"})
+_LONGEST_CANCEL_LINE = 64
 
 
 class UnsafeSocketFolder(ValueError):
@@ -54,6 +59,24 @@ def check_private_folder(folder: Path) -> None:
     mode = stat.S_IMODE(facts.st_mode)
     if mode != 0o700:
         raise UnsafeSocketFolder(f"{folder} has mode {mode:04o}; it must be 0700, so that nobody else can enter")
+
+
+def cancel_line(number: int) -> bytes:
+    """The line saying that nobody wants the answer to request `number` any more."""
+    return json.dumps({"cancel": number}).encode("ascii") + b"\n"
+
+
+def cancelled_request(line: bytes) -> int | None:
+    """The request `line` cancels, if it is exactly what `cancel_line` writes; None for anything else."""
+    if len(line) > _LONGEST_CANCEL_LINE:  # a request is longer; it is not parsed twice
+        return None
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(data, dict) and set(data) == {"cancel"} and _is_count(data["cancel"]) and data["cancel"] > 0:
+        return data["cancel"]
+    return None
 
 
 def message(number: int, **fields: object) -> bytes:
@@ -83,7 +106,7 @@ class _ReportUnpickler(pickle.Unpickler):
     """Builds the report's own data classes and plain values, and refuses every other class or function,
     so that bytes which are not a report cannot make it call anything."""
 
-    ALLOWED = frozenset({"Report", "TokenRow", "Candidate", "TensorView", "BugResult"})
+    ALLOWED = frozenset({"Report", "TokenRow", "Candidate", "TensorView", "BugResult", "ModelCard"})
 
     def find_class(self, module: str, name: str) -> type:
         if module == "tutor.core.report" and name in self.ALLOWED:

@@ -52,9 +52,15 @@ def run_bug(walkthrough: Walkthrough, key: str) -> BugResult:
         )
 
 
-def run_all(walkthrough: Walkthrough) -> dict[str, BugResult]:
+def run_all(walkthrough: Walkthrough, *, checkpoint: Callable[[], None] | None = None) -> dict[str, BugResult]:
+    """Every mistake, `checkpoint` called before each (a safe point to stop at: see tutor/lm/compute.py)."""
+    results = {}
     with out_of_memory_reported(walkthrough.settings):
-        return {key: run_bug(walkthrough, key) for key, _ in BUGS}
+        for key, _ in BUGS:
+            if checkpoint is not None:
+                checkpoint()
+            results[key] = run_bug(walkthrough, key)
+    return results
 
 
 def _fmt(value: float) -> str:

@@ -8,7 +8,8 @@ from typing import Callable
 
 import torch
 
-from tutor.core.report import TENSOR_NAMES, Candidate, Report, TensorView, TokenRow
+from tutor.core.report import TENSOR_NAMES, Candidate, ModelCard, Report, TensorView, TokenRow
+from tutor.lm.model import GPTModel
 from tutor.lm.tokenizer import decode, token_text
 from tutor.lm.walkthrough import TOP_K, Walkthrough, out_of_memory_reported  # noqa: F401 (TOP_K: the report's)
 
@@ -75,6 +76,23 @@ def _vocabulary_wide_views(walkthrough: Walkthrough) -> dict[str, TensorView]:
     }
 
 
+def model_card(model: GPTModel) -> ModelCard:
+    """The model's configuration as its modules have it, its size, seed and mode."""
+    first_block = model.trf_blocks[0]
+    return ModelCard(
+        vocab_size=model.tok_emb.num_embeddings,
+        context_length=model.pos_emb.num_embeddings,
+        emb_dim=model.tok_emb.embedding_dim,
+        n_heads=first_block.att.num_heads,
+        n_layers=len(model.trf_blocks),
+        drop_rate=float(model.drop_emb.p),
+        qkv_bias=first_block.att.W_query.bias is not None,
+        parameter_count=sum(parameter.numel() for parameter in model.parameters()),
+        seed=getattr(model, "seed", None),
+        training=model.training,
+    )
+
+
 def build_report(walkthrough: Walkthrough, source: str = "sample story", extras: dict | None = None) -> Report:
     with out_of_memory_reported(walkthrough.settings):
         return _build_report(walkthrough, source, extras)
@@ -135,6 +153,7 @@ def _build_report(walkthrough: Walkthrough, source: str, extras: dict | None) ->
     return Report(
         settings=walkthrough.settings.to_dict(),
         source=source,
+        character_count=len(walkthrough.text),
         token_count=batch.token_count,
         window_count=batch.window_count,
         batch_count=batch.batch_count,
@@ -160,5 +179,6 @@ def _build_report(walkthrough: Walkthrough, source: str, extras: dict | None) ->
         targets_flat_shape=loss.targets_flat_shape,
         tokens=tuple(tokens),
         tensors={name: views[name] for name in TENSOR_NAMES},
+        model=model_card(walkthrough.model),
         extras=extras or {},
     )

@@ -294,9 +294,10 @@ def _save_atomically(model: GPTModel, path: Path, cfg: dict, seed: int) -> None:
         raise
 
 
-def _ready(model: GPTModel) -> GPTModel:
+def _ready(model: GPTModel, seed: int) -> GPTModel:
     model.eval()  # dropout off
     model.requires_grad_(False)
+    model.seed = seed  # what its weights were drawn with, for the report's model card (not in the state_dict)
     return model
 
 
@@ -312,7 +313,7 @@ def load_tutor_model(cfg: dict = GPT_CONFIG_124M, seed: int = 42, *, cache: bool
     """
     notice = notice or _print_notice
     if not cache:
-        return _ready(build_fresh_model(cfg, seed))
+        return _ready(build_fresh_model(cfg, seed), seed)
 
     problems = []
     try:
@@ -323,7 +324,7 @@ def load_tutor_model(cfg: dict = GPT_CONFIG_124M, seed: int = 42, *, cache: bool
 
     if path is not None:
         try:
-            return _ready(_load_cached(path, cfg, seed))
+            return _ready(_load_cached(path, cfg, seed), seed)
         except FileNotFoundError:
             pass  # first run: nothing to complain about
         except Exception as error:  # unreadable, truncated, not safetensors, damaged, or the wrong tensors
@@ -347,4 +348,4 @@ def load_tutor_model(cfg: dict = GPT_CONFIG_124M, seed: int = 42, *, cache: bool
             problems.append(f"cannot write {path} ({_one_line(error)}); using weights built in memory")
     if problems:
         notice("loss-tutor: " + "; ".join(problems))
-    return _ready(model)
+    return _ready(model, seed)

@@ -22,7 +22,9 @@ from textual.signal import Signal
 from textual.widget import AwaitMount
 from textual.worker import Worker, get_current_worker
 
+from tutor.core.counting import shown_number
 from tutor.core.formatting import safe_to_draw
+from tutor.core.glyphs import ascii_cells, lessons_in_ascii
 from tutor.core.lessons import Lesson, LessonSet, builtin_lessons_dir, load_lessons
 from tutor.core.progress import Progress, ProgressError, ProgressStore
 from tutor.core.progress_saver import ProgressSaver, ProgressSnapshot
@@ -45,6 +47,7 @@ from tutor.core.startup import load_progress, session_from_progress, start_up_fa
 from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, read_text_file
 from tutor.core.workshop_texts import WorkshopTexts
 from tutor.engine.process import ProcessEngine
+from tutor.engine.shared_client import SharedEngine
 from tutor.ui.commands import LessonCommands
 from tutor.ui.ending_signals import quit_on_ending_signals
 from tutor.ui.light_input import with_light_input
@@ -58,6 +61,7 @@ from tutor.ui.messages import (
     ReportReady,
     RoomNoticeRead,
 )
+from tutor.ui.ascii_output import AsciiCells
 from tutor.ui.widgets.visible_controls import DropControlCharacters
 
 MIN_WIDTH, MIN_HEIGHT = 60, 18
@@ -66,7 +70,9 @@ ROOM_NOTICE_CHECK_S = 1.0  # how often a workshop's app looks for a new notice f
 ROOM_MESSAGE_TIMEOUT_S = 60.0  # how long the instructor's message stays on screen
 ACTIONS_WHILE_TOO_SMALL = ("quit", "help_quit")  # the app's own actions that work under the too-small notice
 DROP_CONTROL_CHARACTERS = DropControlCharacters()
+ASCII_CELLS = AsciiCells()
 SCREENSHOT_COMMAND = "Screenshot"  # Textual's palette command that saves an SVG file (see deliver_screenshot)
+KEYS_PANEL_COMMAND = "Keys"  # Textual's palette command that opens its key panel
 
 
 class TutorApp(App):
@@ -94,8 +100,14 @@ class TutorApp(App):
         resume: bool = True,
         workshop_texts: WorkshopTexts | None = None,
         room_notice_path: Path | None = None,
+        ascii_only: bool = False,
     ) -> None:
         super().__init__()
+        # The terminal shows ASCII only (tutor.core.glyphs.terminal_is_ascii): the tutor's texts are written in
+        # ASCII and every line drawn goes out in ASCII (see ascii_output); `.-ascii` in tutor.tcss draws the rest.
+        self.ascii_only = ascii_only
+        if ascii_only:
+            self.add_class("-ascii")
         # In a workshop (`loss-tutor --workshop`) a participant opens only these files, and nothing the app does
         # for them touches the server's files outside their progress folder.
         self.workshop_texts = workshop_texts
@@ -104,7 +116,7 @@ class TutorApp(App):
         self._room_notice_shown: int | None = None  # the id of the last notice shown
         self._room_notice_reader: Worker | None = None  # the worker reading the notice, while it runs
         self.lessons_dir = lessons_dir
-        self.lessons: LessonSet = load_lessons(lessons_dir)
+        self.lessons: LessonSet = self._lessons_from_files()
         self.watch_lessons = watch
         self.engine_factory = engine_factory
         self.engine: Engine | None = engine
@@ -141,7 +153,16 @@ class TutorApp(App):
         super().notify(safe_to_draw(str(message)), title=safe_to_draw(title), markup=markup, **options)
 
     def get_line_filters(self) -> Sequence[LineFilter]:
-        return [*super().get_line_filters(), DROP_CONTROL_CHARACTERS]
+        filters = [*super().get_line_filters(), DROP_CONTROL_CHARACTERS]
+        return [*filters, ASCII_CELLS] if self.ascii_only else filters
+
+    def get_key_display(self, binding: Binding) -> str:
+        shown = super().get_key_display(binding)
+        return ascii_cells(shown) if self.ascii_only else shown  # one cell each: the footer has no room to spare
+
+    def _lessons_from_files(self) -> LessonSet:
+        lessons = load_lessons(self.lessons_dir)
+        return lessons_in_ascii(lessons) if self.ascii_only else lessons
 
     def get_driver_class(self) -> type[Driver]:
         return with_light_input(super().get_driver_class())  # a long paste typed key by key: see light_input
@@ -331,16 +352,26 @@ class TutorApp(App):
 
     def cancel_computation(self, generation: int) -> None:
         """The learner cancelled the form that asked for this computation: what is in force stays. An engine
-        still computing it is replaced, so that the next request does not wait behind the abandoned one."""
-        if self.session.abandon(generation):
+        still computing it is replaced (the room's shared engine is told instead, and moves on), so that the
+        next request does not wait behind the abandoned one; if it failed, why is no longer shown (the numbers
+        in force are)."""
+        if self.session.forget_problem(generation):
+            self.session_changed.publish(self.session)
+        elif self.session.abandon(generation):
             self.workers.cancel_group(self, "compute")
             self._refresh_status()
             self.session_changed.publish(self.session)
             with self._engine_lock:
                 busy = self.engine if self.engine is not None and self.engine.busy else None
-            if busy is not None:
+            if isinstance(busy, SharedEngine):
+                self._cancel_on_shared_engine(busy)
+            elif busy is not None:
                 self._discard_engine(busy)
                 self._start_engine_soon()
+
+    @work(thread=True, group="engine")
+    def _cancel_on_shared_engine(self, engine: SharedEngine) -> None:
+        engine.cancel()
 
     def on_report_ready(self, message: ReportReady) -> None:
         if self.session.succeed(message.generation, message.report):
@@ -446,7 +477,7 @@ class TutorApp(App):
         if 0 <= index < len(self.lessons.lessons):
             self._show_lesson(index)
         else:
-            self.notify(f"there is no lesson {index}", severity="warning", timeout=3)
+            self.notify(f"there is no lesson {shown_number(index)}", severity="warning", timeout=3)
 
     def _show_lesson(self, index: int | None) -> None:
         """Lesson `index` (None: there are none) is in view and seen; saved, and the screens told."""
@@ -518,7 +549,7 @@ class TutorApp(App):
         if only_if_changed and times == self._lesson_mtimes:
             return
         self._lesson_mtimes = times
-        self.post_message(LessonsChanged(load_lessons(self.lessons_dir), read_number))
+        self.post_message(LessonsChanged(self._lessons_from_files(), read_number))
 
     def on_lessons_changed(self, message: LessonsChanged) -> None:
         if message.read_number < self._lessons_read_number:
@@ -593,6 +624,8 @@ class TutorApp(App):
         from tutor.ui.screens.lesson import LessonScreen
 
         for command in super().get_system_commands(screen):
+            if command.title == KEYS_PANEL_COMMAND:
+                continue  # the tutor's own Help lists the keys: one help entry in the palette, not two
             if command.title != SCREENSHOT_COMMAND or self.workshop_texts is None:
                 yield command
         yield SystemCommand("Help", "Keys and how the tutor works", self.action_help)

@@ -11,6 +11,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 
+from tutor.core.counting import shown_number
 from tutor.core.formatting import safe_to_draw
 from tutor.ui.typed_app import ReachesTutorApp
 
@@ -30,7 +31,7 @@ def highlight_plain(matcher: Matcher, text: str) -> Content:
 class LessonCommands(ReachesTutorApp, Provider):
     def _choices(self) -> Iterator[tuple[int, str, Content]]:
         for index, lesson in enumerate(self.tutor_app.lessons.lessons):
-            yield index, f"Go to lesson {index}: {safe_to_draw(lesson.title)}", Content(safe_to_draw(lesson.id))
+            yield index, f"Go to lesson {shown_number(index)}: {safe_to_draw(lesson.title)}", Content(safe_to_draw(lesson.id))
 
     def _go(self, index: int) -> None:
         self.tutor_app.go_to_lesson(index)  # shown by the lesson screen, even if the palette was opened over a form

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from tutor.core.counting import shown_number
 from tutor.core.settings import Settings
 from tutor.core.texts import LoadedText
 from tutor.ui.deterministic import deterministic_rendering
@@ -53,7 +54,8 @@ async def _render(
             app.go_to_lesson(index)
             await settle(pilot)
             path = directory / f"{index:02d}-{lesson.id}.svg"
-            path.write_text(app.export_screenshot(title=f"lesson {index}: {lesson.title}"), encoding="utf-8")
+            title = f"lesson {shown_number(index)}: {lesson.title}"
+            path.write_text(app.export_screenshot(title=title), encoding="utf-8")
             written.append(path)
         if app.session.problem:
             raise ValueError(app.session.problem)

@@ -44,3 +44,8 @@ def follow_session(node: DOMNode, redraw: Callable[[Session], None]) -> None:
 
 def _raise(error: Exception) -> None:
     raise error
+
+
+def shows_ascii_only(node: DOMNode) -> bool:
+    """Whether the tutor draws in ASCII only (TutorApp.ascii_only): tokens then show `_` and `\\n`."""
+    return cast("TutorApp", node.app).ascii_only

@@ -9,12 +9,15 @@ import ipaddress
 import signal
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import TextIO
 
 import asyncssh
 
 from tutor.cli import PROG
 from tutor.core.formatting import safe_to_draw
+from tutor.core.texts import TextError
+from tutor.core.workshop_texts import WorkshopTexts
 from tutor.engine.shared_supervisor import EngineSupervisor
 from tutor.workshop.dashboard_log import ServeLog
 from tutor.workshop.host_key import HostKeyError, load_or_create_host_key
@@ -128,10 +131,27 @@ def banner(options: ServeOptions, port: int, host_key: asyncssh.SSHKey) -> str:
         lines.append("WARNING: --no-auth: anyone who can reach this port gets in, under any name, with no password")
     lines += [
         f"participants type:  ssh -p {port} THEIR-NAME@{address}",
+        texts_offered(options.texts_dir),
         f"progress is kept per name in {safe_to_draw(str(options.participants_dir))}",
         "stop with ctrl+c: every session is ended and its progress saved",
     ]
     return "\n".join(lines)
+
+
+def texts_offered(texts_dir: Path | None, shown: int = 5) -> str:
+    """Which files participants can open, so that the instructor sees one that was left out (hidden, a link,
+    a subfolder)."""
+    if texts_dir is None:
+        return "texts: participants type or paste their own (--texts DIR offers the files in DIR)"
+    try:
+        names = WorkshopTexts(texts_dir).names()
+    except TextError as error:
+        return f"texts: none offered: {safe_to_draw(str(error))}"
+    if not names:
+        return (f"texts: none offered: {safe_to_draw(str(texts_dir))} has no plain file directly in it "
+                "(hidden files, links and subfolders are left out)")
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"texts participants can open: {safe_to_draw(', '.join(names[:shown]))}{more}"
 
 
 def _fail(message: str) -> int:

@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
+from tutor.core.counting import shown_number
 from tutor.core.formatting import counted, safe_to_draw
 from tutor.core.lessons import load_lessons
 from tutor.core.room_notice import RoomNotice
@@ -139,7 +140,7 @@ class WorkshopDashboard(App[None]):
             if index is None:
                 return
             self._suggested = index
-            what = f"follow me to lesson {index}: {lessons.lessons[index].title}"
+            what = f"follow me to lesson {shown_number(index)}: {lessons.lessons[index].title}"
             self._post_notice(lambda: self.board.suggest_lesson(lesson_id), what)
 
         after_the_last = self._suggested + 1 if self._suggested is not None else 0
@@ -197,6 +198,9 @@ async def show_dashboard(
     lessons = await asyncio.to_thread(load_lessons, options.lessons_dir)
     reader = FactsReader(options.participants_dir, lessons, engine)
     app = WorkshopDashboard(server, reader, log, board=board, banner=how_to_join, max_sessions=options.max_sessions)
+    log.echo = False  # printed by serve if the dashboard fails; in its log pane, whole, as the short pane is not
+    for line in how_to_join.splitlines():
+        log.write(f"how to join: {line}")
     if await run_dashboard(app, stop):
         return True
     log.write("the dashboard has stopped; the server goes on, printing this log; ctrl+c stops it")

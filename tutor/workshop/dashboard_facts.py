@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from tutor.core.counting import shown_number
 from tutor.core.formatting import safe_to_draw
 from tutor.core.lessons import LessonSet
 from tutor.core.progress import MAX_FILE_BYTES, Progress
@@ -110,6 +111,12 @@ class LessonCount:
     lesson: str
     here: int  # participants on it now
     checks: tuple[CheckCount, ...] = ()
+    number: int | None = None  # the lesson's number as shown, if it is one of the server's
+
+    @property
+    def quiet(self) -> bool:
+        """Nobody on it, none of its checks answered."""
+        return self.here == 0 and not any(check.answered for check in self.checks)
 
 
 @dataclass(frozen=True)
@@ -172,7 +179,7 @@ def lesson_label(lesson_id: str | None, lessons: LessonSet) -> str:
     index = lessons.index_of(lesson_id)
     if index is None:
         return safe_to_draw(f"{lesson_id} (not in the server's lessons)")
-    return safe_to_draw(f"{index} {lessons.lessons[index].title}")
+    return safe_to_draw(f"{shown_number(index)} {lessons.lessons[index].title}")
 
 
 def room_picture(progress_by_name: Mapping[str, Progress | None], lessons: LessonSet) -> tuple[LessonCount, ...]:
@@ -180,7 +187,7 @@ def room_picture(progress_by_name: Mapping[str, Progress | None], lessons: Lesso
     server does not have and the participants whose app has not saved yet."""
     present = [progress for progress in progress_by_name.values() if progress is not None]
     counts = []
-    for lesson in lessons.lessons:
+    for index, lesson in enumerate(lessons.lessons):
         checks = []
         for check in lesson.checks:
             key = f"{lesson.id}:{check.id}"
@@ -188,7 +195,7 @@ def room_picture(progress_by_name: Mapping[str, Progress | None], lessons: Lesso
             right_first_try = sum(progress.checks_first_try.get(key, False) for progress in answered)
             checks.append(CheckCount(safe_to_draw(check.id), right_first_try=right_first_try, answered=len(answered)))
         here = sum(progress.current_lesson == lesson.id for progress in present)
-        counts.append(LessonCount(lesson_label(lesson.id, lessons), here, tuple(checks)))
+        counts.append(LessonCount(lesson_label(lesson.id, lessons), here, tuple(checks), shown_number(index)))
     elsewhere: dict[str, int] = {}
     for progress in present:
         if progress.current_lesson is not None and lessons.index_of(progress.current_lesson) is None:

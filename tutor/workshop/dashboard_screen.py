@@ -16,13 +16,15 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.events import Resize
+from textual.widgets import Footer, Static
 from textual.worker import Worker, get_current_worker
 
 from tutor.core.formatting import safe_to_draw
 from tutor.workshop.dashboard_engine import EngineLine
 from tutor.workshop.dashboard_facts import DashboardFacts, SessionCopy
 from tutor.workshop.dashboard_log import MAX_KEPT
+from tutor.workshop.dashboard_log_pane import LogPane
 from tutor.workshop.dashboard_room import RoomTable
 from tutor.workshop.dashboard_sessions import DisconnectAsked, SessionTable
 
@@ -30,7 +32,18 @@ if TYPE_CHECKING:  # dashboard.py imports this module
     from tutor.workshop.dashboard import WorkshopDashboard
 
 REFRESH_S = 1.0
-WIDE_FROM = 150  # columns from which the two tables stand side by side
+WIDE_FROM = 180  # columns from which the two tables stand side by side
+TALL_FROM = 40  # rows from which how to join is shown whole; below, only how to get in (the log has it whole)
+ROOMY_FROM = 100  # columns from which the footer has room for the palette's key
+COMMAND_LINE = "participants type:"  # how tutor/workshop/command.py's banner says what to type
+PASSWORD_LINE = "password:"
+
+
+def essential_join_words(banner: str) -> str:
+    """What a participant needs of the banner, on a line: the command to type, and the password if it has one."""
+    lines = [line.strip() for line in banner.splitlines()]
+    kept = [line.removeprefix(COMMAND_LINE).strip() for line in lines if line.startswith((COMMAND_LINE, PASSWORD_LINE))]
+    return " · ".join(kept or lines[:1])
 
 
 @dataclass
@@ -40,6 +53,7 @@ class FactsRead(Message):
 
 class DashboardScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL_FROM, "-tall")]
     BINDINGS = [
         Binding("m", "message", "Message everyone", tooltip="Show every participant a message", id="message-everyone"),
         Binding("l", "suggest", "Suggest a lesson", tooltip="Offer every participant to follow you to a lesson",
@@ -57,11 +71,13 @@ class DashboardScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.dashboard.banner), id="banner")
+        yield Static(Text.assemble(("How to join: ", "bold"), essential_join_words(self.dashboard.banner)),
+                     id="banner-short")
         yield EngineLine(id="engine")
         with Container(id="tables"):  # side by side or one above the other: see dashboard.tcss
             yield SessionTable(id="sessions")
             yield RoomTable(id="room")
-        yield Log(max_lines=MAX_KEPT, id="server-log")
+        yield LogPane(max_lines=MAX_KEPT, id="server-log")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -97,7 +113,13 @@ class DashboardScreen(Screen):
     def _show_new_log_lines(self) -> None:
         lines, self._log_lines_shown = self.dashboard.server_log.since(self._log_lines_shown)
         if lines:
-            self.query_one(Log).write_lines(safe_to_draw(line) for line in lines)
+            self.query_one(LogPane).write_lines(safe_to_draw(line) for line in lines)
+
+    def on_resize(self, event: Resize) -> None:
+        footer, roomy = self.query_one(Footer), event.size.width >= ROOMY_FROM
+        if footer.show_command_palette != roomy:  # narrow: room for the four keys instead
+            footer.show_command_palette = roomy
+            footer.refresh(recompose=True)
 
     def on_disconnect_asked(self, message: DisconnectAsked) -> None:
         self.dashboard.ask_to_disconnect(message.number)

@@ -21,10 +21,11 @@ COLUMNS = (
     ("address", "From"),
     ("connected", "Connected for"),
     ("last_key", "Last key"),
-    ("checks", "Checks right / answered"),
+    ("checks", "Right / answered"),  # of the checks
     ("queue", "Queue"),
-    ("lesson", "Lesson"),  # the widest, so last: the others stay in view
+    ("lesson", "Lesson"),  # the widest, so last, and cut short to fit: the others stay in view
 )
+LEFT_OUT_WHEN_NARROW = ("address", "connected", "last_key")  # first one first
 
 
 def how_long(seconds: float) -> str:
@@ -75,7 +76,7 @@ class SessionTable(KeyedTable):
     BINDINGS = [Binding("d", "disconnect", "Disconnect", tooltip="End the session under the cursor (asks first)")]
 
     def __init__(self, **kwargs):
-        super().__init__(COLUMNS, **kwargs)
+        super().__init__(COLUMNS, fill="lesson", droppable=LEFT_OUT_WHEN_NARROW, **kwargs)
 
     def show(self, rows: Sequence[SessionRow]) -> None:
         self.show_rows([(str(row.session.number), session_cells(row)) for row in rows])

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tutor.core.counting import shown_number
 from tutor.core.formatting import safe_to_draw
 from tutor.core.lessons import LessonSet
 
@@ -32,7 +33,7 @@ class SuggestScreen(ModalScreen[str | None]):
                 "highlighted."
             ), id="suggest-about")
             options = [
-                Option(Text(safe_to_draw(f"{index} {lesson.title}")))
+                Option(Text(safe_to_draw(f"{shown_number(index)} {lesson.title}")))
                 for index, lesson in enumerate(self.lessons.lessons)
             ]
             yield OptionList(*options, id="suggest-lessons")

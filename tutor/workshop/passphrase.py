@@ -7,6 +7,7 @@ longer than any workshop lasts.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 WORDS = tuple(
@@ -36,3 +37,10 @@ PASSPHRASE_WORDS = 4
 
 def fresh_passphrase(words: int = PASSPHRASE_WORDS) -> str:
     return " ".join(secrets.choice(WORDS) for _ in range(words))
+
+
+def passphrase_as_typed(typed: str) -> str:
+    """What a participant typed for a generated passphrase, compared as the words alone: case, and spaces,
+    hyphens or dots between the words, do not matter (read off a projector, "Horse  Willow muffin-agent" is
+    "horse willow muffin agent")."""
+    return " ".join(word for word in re.split(r"[\s\-_.,]+", typed.casefold()) if word)

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import asyncssh
 from tutor.workshop.forked_sessions import ForkerUnavailable, SessionForker
 from tutor.workshop.names import participant_name
 from tutor.workshop.options import KeyAuth, NoAuth, PasswordAuth, ServeOptions, prepared_password
+from tutor.workshop.passphrase import passphrase_as_typed
 from tutor.workshop.pty_session import READ_CHUNK, PtySession
 from tutor.workshop.session_command import (
     SessionCommand,
@@ -33,6 +35,7 @@ from tutor.workshop.session_command import (
     room_environment,
     session_environment,
 )
+from tutor.workshop.session_entry import ERROR_FILE, INTERNAL_ERROR
 from tutor.workshop.throttle import LoginThrottle
 
 GRACE_S = 5.0  # after each of SIGHUP and SIGTERM, before the next signal
@@ -42,6 +45,7 @@ KEEPALIVE_COUNT_MAX = 4  # a client silent for a minute is gone
 DRAIN_S = 1.0  # for the last of a finished program's output to reach the client
 
 SERVER_STOPPING = "The workshop server is stopping. Your progress is saved."
+CONNECTED_ELSEWHERE = "You connected again as the same name; this session is closed there. Your progress is saved."
 
 
 def idle_farewell(idle_timeout_s: float) -> str:
@@ -98,9 +102,13 @@ class _Gate(asyncssh.SSHServer):
         return isinstance(self._server.options.auth, PasswordAuth)
 
     async def validate_password(self, username: str, password: str) -> bool:
-        expected = prepared_password(self._server.options.auth.password).encode("utf-8")
+        auth = self._server.options.auth
+        expected = prepared_password(auth.password)
+        if auth.generated:  # words read off a projector: their case and separators do not matter
+            expected, password = passphrase_as_typed(expected), passphrase_as_typed(password)
         accepted = await self._server.throttle.attempt(
-            self.address, lambda: hmac.compare_digest(password.encode("utf-8", "surrogatepass"), expected)
+            self.address,
+            lambda: hmac.compare_digest(password.encode("utf-8", "surrogatepass"), expected.encode("utf-8")),
         )
         if not accepted:
             failures = self._server.throttle.failures(self.address)
@@ -218,6 +226,7 @@ class WorkshopServer:
             _say(process, SERVER_STOPPING)
             _exit(process, 1)
             return
+        await self._take_over(name)
         if len(self.sessions) >= self.options.max_sessions:
             count = self.options.max_sessions
             _say(process, f"Sorry, the workshop is full, {count} of {count}. Please try again in a moment.")
@@ -227,6 +236,10 @@ class WorkshopServer:
         session = Session(next(self._numbers), name, address)
         self.sessions[session.number] = session
         self.log(f"{name} joined from {address} ({len(self.sessions)} of {self.options.max_sessions} sessions)")
+        typed = unicodedata.normalize("NFKC", process.get_extra_info("username") or "").casefold()
+        if name != typed:
+            _say(process, f"loss-tutor: your progress is kept under the name {name} (letters, digits and - _ . "
+                          f"only): connect as {name} to resume it.")
         reason = "left"
         try:
             reason = await self._serve(process, session)
@@ -235,11 +248,23 @@ class WorkshopServer:
             session.finished.set()
             self.log(f"{name} {reason}")
 
+    async def _take_over(self, name: str) -> None:
+        """One session per name: an earlier one (a laptop that went to sleep, a second window) is ended, its
+        progress saved, before the new one reads it."""
+        earlier = [session for session in self.sessions.values() if session.name == name]
+        for session in earlier:
+            session.end(CONNECTED_ELSEWHERE)
+        if earlier:
+            waiting = [asyncio.ensure_future(session.finished.wait()) for session in earlier]
+            await asyncio.wait(waiting, timeout=3 * self.grace_s + DRAIN_S)
+            for task in waiting:
+                task.cancel()
+
     async def _serve(self, process: asyncssh.SSHServerProcess, session: Session) -> str:
         progress_dir = self.options.participants_dir / session.name
         try:
             progress_dir.mkdir(mode=0o700, exist_ok=True)
-            env = session_environment(self.options, progress_dir, process.term_type)
+            env = session_environment(self.options, progress_dir, process.term_type, client_env=_client_env(process))
             pty = await self._start_program(env, progress_dir, process.term_size[:2])
         except OSError as error:
             _say(process, f"loss-tutor: the tutor could not start here ({error.strerror or error}); please tell the instructor.")
@@ -258,6 +283,8 @@ class WorkshopServer:
                 await _finish(output)
                 status = _exit_status(exited.result())
                 _exit(process, status)
+                if status == INTERNAL_ERROR:
+                    return f"left: the tutor stopped on an internal error (its traceback: {progress_dir / ERROR_FILE})"
                 return "quit the tutor" if status == 0 else f"left: the tutor ended with exit code {status}"
             if typing.done():  # the connection was lost, or the client will type nothing more (end of file)
                 output.cancel()
@@ -336,6 +363,17 @@ def _exit_status(returncode: int | None) -> int:
     if returncode is None:  # ended while the session forker was down: how is not known
         return 255
     return 128 + -returncode if returncode < 0 else min(returncode, 255)
+
+
+def _client_env(process: asyncssh.SSHServerProcess) -> dict[str, str]:
+    """What the client set, decoded; names or values that are not text are left out."""
+    decoded = {}
+    for name, value in dict(process.env or {}).items():
+        with contextlib.suppress(UnicodeDecodeError, AttributeError):
+            name = name.decode() if isinstance(name, bytes) else name
+            value = value.decode() if isinstance(value, bytes) else value
+            decoded[name] = value
+    return decoded
 
 
 def _say(process: asyncssh.SSHServerProcess, line: str, *, after_output: bool = False) -> None:

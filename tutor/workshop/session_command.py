@@ -16,13 +16,15 @@ from tutor.workshop.room_board import room_notice_path
 
 SessionCommand = Callable[[ServeOptions], Sequence[str]]
 
-# Taken from the server's own environment; nothing else is, and nothing the SSH client sends but TERM.
+# Taken from the server's own environment; nothing else is. Of what the SSH client sends: TERM and CLIENT_LOCALE.
 PASSED_ON = (
     "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
     "XDG_CACHE_HOME", "LOSS_TUTOR_CACHE_DIR", MAX_POSITIONS_ENV,
 )
 DEFAULT_TERM = "xterm-256color"
 _TERM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+CLIENT_LOCALE = ("LANG", "LC_ALL", "LC_CTYPE")  # taken from the SSH client when they are plain locale names
+_LOCALE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.@-]{0,63}")
 
 
 def app_session_args(options: ServeOptions) -> list[str]:
@@ -58,12 +60,18 @@ def room_environment(options: ServeOptions, server_env: Mapping[str, str] = os.e
 
 
 def session_environment(
-    options: ServeOptions, progress_dir: Path, term: str | None, server_env: Mapping[str, str] = os.environ
+    options: ServeOptions, progress_dir: Path, term: str | None, server_env: Mapping[str, str] = os.environ,
+    client_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The session's environment: the room's, with TERM from the client (a plain terminal name, or the
-    default) and the participant's own progress folder; never COLUMNS or LINES, which would pin the app's
-    size however the window changes."""
+    default), the client's locale if it sent one (it says what the participant's terminal can draw: OpenSSH
+    sends LANG and LC_* by default) and the participant's own progress folder; never COLUMNS or LINES, which
+    would pin the app's size however the window changes."""
     env = room_environment(options, server_env)
     env["TERM"] = term if term and _TERM_NAME.fullmatch(term) else DEFAULT_TERM
+    for name in CLIENT_LOCALE:
+        value = (client_env or {}).get(name)
+        if isinstance(value, str) and _LOCALE_NAME.fullmatch(value):
+            env[name] = value
     env["LOSS_TUTOR_STATE_DIR"] = str(progress_dir)
     return env

@@ -24,9 +24,9 @@ import selectors
 import signal
 import socket
 import sys
-import traceback
 
 from tutor.workshop.pty_session import take_controlling_terminal
+from tutor.workshop.session_entry import run_tutor
 
 MAX_MESSAGE_BYTES = 1 << 20
 STANDARD_FDS = (0, 1, 2)
@@ -184,26 +184,6 @@ def reopen_standard_streams() -> None:
         )
         setattr(sys, f"__{name}__", stream)
         setattr(sys, name, stream)
-
-
-def run_tutor(args: list[str]) -> int:
-    """`loss-tutor ARGS` in this process; its exit code."""
-    sys.argv = ["loss-tutor", *args]
-    try:
-        from tutor.cli import main as tutor_main
-
-        code = tutor_main(args)
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    return code
 
 
 def main(argv: list[str]) -> None:

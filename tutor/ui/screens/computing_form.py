@@ -9,12 +9,14 @@ from tutor.core.session import Session
 from tutor.core.settings import Settings
 from tutor.core.texts import LoadedText
 from tutor.ui.typed_app import ReachesTutorApp, follow_session
+from tutor.ui.widgets.computing_progress import ComputingProgress
 
 
 class ComputingForm(ReachesTutorApp, ModalScreen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.waiting_for: int | None = None  # the generation of the computation this form asked for
+        self.asked_for: int | None = None  # the same, kept once it has finished (a refused one is cancelled too)
         self.finished = False  # closed, or closing: the form asks for nothing more and closes only once
         self.close_when_on_top = False
 
@@ -25,7 +27,9 @@ class ComputingForm(ReachesTutorApp, ModalScreen[None]):
         self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None
     ) -> None:
         if not self.finished:
-            self.waiting_for = self.tutor_app.recompute(text=text, settings=settings, text_path=text_path)
+            self.waiting_for = self.asked_for = self.tutor_app.recompute(text=text, settings=settings, text_path=text_path)
+            for progress in self.query(ComputingProgress):  # a form that shows how its computation goes
+                progress.start(lambda: self.tutor_app.session.attempt_words)
 
     def _session_changed(self, session: Session) -> None:
         """Close if the computation this form asked for worked, say why if it did not."""
@@ -33,6 +37,7 @@ class ComputingForm(ReachesTutorApp, ModalScreen[None]):
         if self.finished or self.waiting_for is None or outcome.generation != self.waiting_for:
             return
         self.waiting_for = None
+        self._stop_progress()
         if outcome.problem is None:
             self.close_form()
         else:
@@ -58,7 +63,12 @@ class ComputingForm(ReachesTutorApp, ModalScreen[None]):
         raise NotImplementedError(f"{type(self).__name__} must say why a change was refused")
 
     def action_cancel(self) -> None:
-        if self.waiting_for is not None:
-            self.tutor_app.cancel_computation(self.waiting_for)
+        if self.asked_for is not None:  # still computing: abandoned; refused: its problem is shown no more
+            self.tutor_app.cancel_computation(self.asked_for)
             self.waiting_for = None
+        self._stop_progress()
         self.close_form()
+
+    def _stop_progress(self) -> None:
+        for progress in self.query(ComputingProgress):
+            progress.stop()

@@ -8,6 +8,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Markdown
 
+from tutor.core.glyphs import to_ascii
+from tutor.ui.typed_app import shows_ascii_only
+
 HELP = """\
 # loss-tutor help
 
@@ -19,16 +22,20 @@ computed live by a real (untrained) GPT-2-sized model on your text.
 | Key | What it does |
 |---|---|
 | `→` `n` `space` | next lesson |
-| `←` `p` | previous lesson |
-| `0`–`9` | jump to lesson by number |
+| `←` `p` | previous lesson (`←` `→` work whatever has the focus; in the answer box they move the cursor) |
+| `1`–`9`, `0` | go to lesson 1–9, `0` to lesson 10 (lessons are numbered from 1) |
 | `]` `[` | next / previous row of the batch |
 | `tab` `shift+tab` | move focus between panes |
 | `l` | show or hide the lesson list |
+| `z` | zoom the pane in focus to the whole screen; `z` or `escape` shows all panes again, and so does changing lesson |
+| `t` | the next tab of the panes (code, tensors, tokens…), with the focus in it |
 | `e` | edit the text, or open a file |
 | `s` | change batch size, context length, stride, seed, shuffle, batch |
 | `↑` `↓` `pgup` `pgdn` `home` `end` | move along the token table (`▶` marks the row) |
 | `enter` on a token | inspect that position: top-10 predictions (or click it twice) |
-| `a` | answer this lesson's check; `h` shows the next hint |
+| `a` | answer this lesson's check (after a right answer: on to the next check); `h` shows the next hint |
+| in the answer box | `enter` checks your answer, `F1` or the Hint button shows a hint, `escape` gives the lesson's keys back |
+| `↓` `↑` `pgdn` `pgup` on the heatmap | select the next / previous token, the next / previous row |
 | `f` | in a workshop: go to the lesson the instructor suggests |
 | `ctrl+p` | command palette: go to lesson …, start over, theme … |
 | `?` | this help; `escape` closes it |
@@ -38,6 +45,13 @@ computed live by a real (untrained) GPT-2-sized model on your text.
 
 Spaces in tokens show as `·`, newlines as `↵`, tabs as `⇥`. A prediction that matches its
 target is marked ✓, one that does not ✗.
+
+Lessons, batches and batch rows are counted from 1 ("lesson 1 of 10", "batch row 1 of 2"); where code is
+shown, tensor indices count from 0 as Python does (`inputs[0]` is batch row 1).
+
+## The lesson list
+
+`▶` the lesson you are on · `✓` all its checks answered right · `•` visited.
 """
 
 
@@ -50,7 +64,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown(HELP)
+            yield Markdown(to_ascii(HELP) if shows_ascii_only(self) else HELP)
         yield Footer()
 
     def action_dismiss(self) -> None:

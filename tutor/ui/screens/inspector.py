@@ -11,8 +11,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from tutor.core.counting import of_total
 from tutor.core.formatting import format_number, visible
 from tutor.core.report import Report, TokenRow
+from tutor.ui.typed_app import shows_ascii_only
 
 BAR_WIDTH = 24
 
@@ -23,16 +25,16 @@ def bar(fraction: float) -> str:
     return "█" * full + (" ▏▎▍▌▋▊▉"[rest] if rest else "")
 
 
-def inspect_text(token: TokenRow, report: Report) -> Text:
+def inspect_text(token: TokenRow, report: Report, ascii_only: bool = False) -> Text:
     text = Text()
-    text.append(f"row {token.row}, position {token.position}\n", style="bold")
-    text.append(f"context: …{visible(token.context)}\n")
-    text.append(f"target:  {visible(token.target_token)} [{token.target_id}]\n\n")
+    text.append(f"batch row {of_total(token.row, report.batch_size)}, position {token.position}\n", style="bold")
+    text.append(f"context: …{visible(token.context, ascii_only=ascii_only)}\n")
+    text.append(f"target:  {visible(token.target_token, ascii_only=ascii_only)} [{token.target_id}]\n\n")
     text.append(f"top {len(token.top)} next-token probabilities (bars scaled to the top one)\n", style="bold")
     top_prob = token.top[0].prob if token.top else 1.0
     for rank, candidate in enumerate(token.top, start=1):
         is_target = candidate.token_id == token.target_id
-        label = f"{rank:>2}. {visible(candidate.token)[:16]:<16} [{candidate.token_id:>5}] {format_number(candidate.prob, 6):>12} "
+        label = f"{rank:>2}. {visible(candidate.token, ascii_only=ascii_only)[:16]:<16} [{candidate.token_id:>5}] {format_number(candidate.prob, 6):>12} "
         text.append(label, style="bold" if is_target else "")
         text.append(bar(candidate.prob / top_prob))
         text.append("  ◀ target\n" if is_target else "\n", style="bold")
@@ -64,7 +66,7 @@ class InspectorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="inspector-body"):
-            yield Static(inspect_text(self.token, self.report), id="inspector-text")
+            yield Static(inspect_text(self.token, self.report, shows_ascii_only(self)), id="inspector-text")
         yield Footer()
 
     def action_dismiss(self) -> None:

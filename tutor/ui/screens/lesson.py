@@ -6,43 +6,66 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widget import MountError
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Input, Static
 
+from tutor.core.counting import DIGIT_KEYS, of_total, shown_number
 from tutor.core.formatting import safe_to_draw
 from tutor.core.lessons import Lesson, LessonSet
 from tutor.core.session import Session
 from tutor.ui.typed_app import ReachesTutorApp, follow_session
 from tutor.ui.widgets.explanation import ExplanationPane
 from tutor.ui.widgets.lesson_text import LessonText
+from tutor.ui.widgets.priority_footer import PriorityFooter
 from tutor.ui.widgets.steady_static import SteadyStatic
 
 if TYPE_CHECKING:
     from textual.widgets import TabbedContent
 
-    from tutor.ui.widgets.check_panel import CheckAnswered
+    from tutor.ui.widgets.check_panel import BackToLesson, CheckAnswered
     from tutor.ui.widgets.lesson_list import LessonPicked
     from tutor.ui.widgets.panes import PaneArea
     from tutor.ui.widgets.token_table import TokenChosen
 
-WIDE_FROM = 110  # columns; below it the panes stack
+WIDE_FROM = 110  # columns from which the lesson list is shown beside the lesson
+# Columns from which the explanation and the panes stand side by side; below it the panes stack under the
+# explanation, so that each has the whole width: a side by side split of fewer columns cut off the token
+# table's last columns and squeezed the explanation into a long, narrow scroll.
+SIDE_BY_SIDE_FROM = 160
 LESSON_KEYS = Binding.Group("lesson")
+# The footer's keys, most needed first: on a narrow screen it drops them from the end, so Quit and Help stay.
+FOOTER_KEEP = ("quit", "help", "step", "answer", "follow", "zoom", "settings", "edit_text", "command_palette", "row")
 ROW_KEYS = Binding.Group("row")
 REST_OF_THE_SCREEN = ("tutor.ui.widgets.lesson_list", "tutor.ui.widgets.check_panel", "tutor.ui.widgets.panes")
 SCREENS_OPENED_BY_KEYS = ("tutor.ui.screens.help", "tutor.ui.screens.inspector", "tutor.ui.screens.settings_screen",
                           "tutor.ui.screens.text_screen")
 
 
+def _width_classes(width: int) -> list[str]:
+    """The layout classes for a screen this wide (`HORIZONTAL_BREAKPOINTS` keeps the first one up to date)."""
+    classes = ["-wide" if width >= WIDE_FROM else "-narrow"]
+    if width >= SIDE_BY_SIDE_FROM:
+        classes.append("-side-by-side")
+    return classes
+
+
 class LessonScreen(ReachesTutorApp, Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
     BINDINGS = [
         # Paired keys share one label in the footer ("← → lesson"), so all of it fits 80 columns.
-        Binding("left,p", "step(-1)", "Previous lesson", key_display="←", id="previous-lesson", group=LESSON_KEYS),
-        Binding("right,n,space", "step(1)", "Next lesson", key_display="→", id="next-lesson", group=LESSON_KEYS),
+        # ← → change lesson whatever has the focus (a tab bar, a zoomed pane, the token table), except in the
+        # answer box, where they move the cursor (see `check_action`).
+        Binding("left", "step(-1)", "Previous lesson", key_display="←", id="previous-lesson", group=LESSON_KEYS,
+                priority=True),
+        Binding("right", "step(1)", "Next lesson", key_display="→", id="next-lesson", group=LESSON_KEYS,
+                priority=True),
+        Binding("p", "step(-1)", "Previous lesson", show=False, id="previous-lesson-p"),
+        Binding("n,space", "step(1)", "Next lesson", show=False, id="next-lesson-n"),
         Binding("left_square_bracket", "row(-1)", "Previous batch row", key_display="[", id="previous-row", group=ROW_KEYS),
         Binding("right_square_bracket", "row(1)", "Next batch row", key_display="]", id="next-row", group=ROW_KEYS),
         Binding("e", "edit_text", "Text", id="edit-text"),
@@ -51,14 +74,19 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         Binding("h", "hint", "Hint", show=False, id="hint"),
         Binding("l", "toggle_list", "Lessons", show=False, id="toggle-lesson-list"),
         Binding("z", "zoom", "Zoom", id="zoom-pane"),
+        Binding("t", "next_tab", "Next tab", show=False, id="next-tab"),
         # In a workshop, only while the instructor suggests a lesson (see `check_action`).
         Binding("f", "follow", "Follow", tooltip="Go to the lesson the instructor is on", id="follow-instructor"),
-        *[Binding(str(n), f"go_to({n})", f"Lesson {n}", show=False, id=f"lesson-{n}") for n in range(10)],
+        # Digits go to the lesson of that number as shown (1 is the first), 0 to lesson 10: see tutor.core.counting.
+        *[
+            Binding(digit, f"go_to({index})", f"Lesson {shown_number(index)}", show=False, id=f"lesson-{digit}")
+            for index, digit in enumerate(DIGIT_KEYS)
+        ],
     ]
 
     def __init__(self) -> None:
         # The breakpoint class is set from the start: set on the first resize instead, it restyled every widget.
-        super().__init__(classes="-wide" if self.app.size.width >= WIDE_FROM else "-narrow")
+        super().__init__(classes=" ".join(_width_classes(self.app.size.width)))
         # What `show_lesson` last drew: the lesson screen draws a lesson anew only when one of them changes.
         self._lessons_shown: LessonSet | None = None
         self._lesson_shown: Lesson | None = None
@@ -75,7 +103,10 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
                 yield Container(id="pane-slot")
         yield SteadyStatic(id="suggestion-bar", markup=False)
         yield SteadyStatic(id="problem-bar", markup=False)
-        yield Footer(compact=True)
+        yield PriorityFooter(FOOTER_KEEP, compact=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width >= SIDE_BY_SIDE_FROM, "-side-by-side")
 
     def on_mount(self) -> None:
         follow_session(self, self._session_changed)
@@ -145,17 +176,34 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
 
     def show_lesson(self) -> None:
         app, lesson = self.tutor_app, self.lesson
+        before = self._lesson_shown
         self._lessons_shown, self._lesson_shown = app.lessons, lesson
         if lesson is None:
             self._show_no_lessons()
             return
+        if before is None or before.id != lesson.id:
+            self._open_at_the_top()
         self.query_one("#pane-slot").display = any(pane != "explanation" for pane in lesson.panes)
         total = len(app.lessons.lessons)
-        self.title = f"loss-tutor · lesson {app.lesson_index} of {total - 1}: {lesson.title}"
+        self.title = f"loss-tutor · lesson {of_total(app.lesson_index, total)}: {lesson.title}"
         pane_area = self._pane_area()
         if pane_area is not None:
             pane_area.configure(lesson)
         self.show_report()
+
+    def _open_at_the_top(self) -> None:
+        """Another lesson: it opens at its top and unzoomed, however the learner got there, and the keys are
+        the lesson's (the answer box was the last lesson's check)."""
+        if self.maximized is not None:
+            self.minimize()
+        explanation = self.query_one(ExplanationPane)
+        explanation.scroll_home(animate=False, immediate=True)
+        for check_panel in self.query("#check-panel"):
+            if check_panel.has_focus_within:
+                explanation.focus(scroll_visible=False)
+        pane_area = self._pane_area()
+        if pane_area is not None:
+            pane_area.scroll_panes_home()
 
     def show_report(self) -> None:
         """Fill the explanation and the pane in view from the session's report (or say it is coming)."""
@@ -172,7 +220,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         explanation.border_subtitle = f"{waiting} these are the last good ones" if session.busy and session.report else None
         self.show_active_pane()
         for lesson_list in self.query("#lesson-list"):
-            lesson_list.show(app.lessons.lessons, index, session.seen)
+            lesson_list.show(app.lessons.lessons, index, session.seen, session.checks)
         self._show_problems()
 
     def show_active_pane(self) -> None:
@@ -182,6 +230,9 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.show_active_pane()
+        pane_area = self._pane_area()
+        if pane_area is not None:
+            pane_area.focus_the_tab_in_view_if_wanted()
 
     def on_pane_area_pane_mounted(self, event: PaneArea.PaneMounted) -> None:
         self.show_active_pane()
@@ -190,7 +241,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         session = self.tutor_app.session
         if session.report is None and session.problem:
             return safe_to_draw(f"cannot compute: {session.problem}")
-        if session.queue_place:
+        if session.queue_place is not None:  # a shared engine said where the request is
             return session.waiting_words
         return "loading the model (importing torch, reading the weights)…"
 
@@ -211,7 +262,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         bar = self.query_one("#suggestion-bar", Static)
         if index is not None:
             title = app.lessons.lessons[index].title
-            bar.update(safe_to_draw(f"The instructor is on lesson {index}: {title} — press f to follow"))
+            bar.update(safe_to_draw(f"The instructor is on lesson {shown_number(index)}: {title} — press f to follow"))
         bar.display = index is not None
         self.set_class(index is not None, "-suggestion-pending")
         if index != self._suggestion_shown:
@@ -245,6 +296,8 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "follow":
             return self._suggestion_shown is not None
+        if action == "step" and isinstance(self.focused, Input):
+            return False  # ← → move the cursor in the answer box (the key goes on to it)
         return super().check_action(action, parameters)
 
     def action_follow(self) -> None:
@@ -267,6 +320,11 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         if 0 <= row < session.report.batch_size:
             session.row = row
             self.show_active_pane()
+
+    def action_next_tab(self) -> None:
+        pane_area = self._pane_area()
+        if pane_area is not None and self.query_one("#pane-slot").display:
+            pane_area.next_tab()
 
     def action_zoom(self) -> None:
         if self.maximized is not None:
@@ -320,13 +378,12 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
 
     def on_check_answered(self, message: CheckAnswered) -> None:
         app = self.tutor_app
-        session, index = app.session, app.lesson_index
+        session = app.session
         key = f"{message.lesson_id}:{message.check_id}"
         session.record_answer(key, message.correct)
         app.save_progress()
-        if message.correct:
-            if message.last and index is not None and index + 1 < len(app.lessons.lessons):
-                app.notify(message.message, title="✓ right — on to the next lesson", timeout=6)
-                app.go_to_lesson(index + 1)
-                return
+        if message.correct:  # the check stays in view with its explanation; moving on is the learner's key
             self.show_report()
+
+    def on_back_to_lesson(self, message: BackToLesson) -> None:
+        self.query_one(ExplanationPane).focus(scroll_visible=False)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, Label, Static, Switch
 
 from tutor.core.formatting import safe_to_draw
 from tutor.core.settings import MODEL_CONTEXT_LENGTH, settings_or_reasons
 from tutor.ui.screens.computing_form import ComputingForm
+from tutor.ui.widgets.computing_progress import ComputingProgress
 from tutor.ui.widgets.visible_controls import ControlPictures
 
 FIELDS = {
@@ -46,7 +47,11 @@ class SettingsScreen(ComputingForm):
             with Horizontal(classes="field"):
                 yield Label("Shuffle", classes="field-label")
                 yield Switch(settings.shuffle, id="field-shuffle")
-            yield Static(id="form-status", classes="form-status", markup=False)
+            # At the form's foot whatever is scrolled into view: what became of the change, and while it is
+            # computed, how that goes.
+            with Vertical(classes="form-outcome"):
+                yield Static(id="form-status", classes="form-status", markup=False)
+                yield ComputingProgress(id="computing-progress")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Footer, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
+from textual.widgets.text_area import Selection
 
 from tutor.core.formatting import CONTROL_CHARACTERS, safe_to_draw
 from tutor.core.texts import LoadedText, TextError, describe, read_text_file, text_from_string
@@ -22,7 +23,11 @@ from tutor.ui.widgets.visible_controls import ControlPictures
 class TextEditor(TextArea):
     """The learner's text as it is: the document keeps every character (the model reads them all), and each
     control character is drawn as one visible character (␛), so the cursor, which counts characters, stays
-    on what is drawn. (Textual lays a line out as if those took no cell: a line full of them wraps late.)"""
+    on what is drawn. (Textual lays a line out as if those took no cell: a line full of them wraps late.)
+    It opens with all of it selected, so that typing or pasting replaces it and an arrow key keeps it."""
+
+    # ctrl+a selects all, as in most editors (TextArea has it on f7 only; home goes to the line's start).
+    BINDINGS = [Binding("ctrl+a", "select_all", "Select all", id="select-all-text")]
 
     def get_line(self, line_index: int) -> Text:
         return Text(safe_to_draw(self.document.get_line(line_index), one_cell=True), end="", no_wrap=True)
@@ -55,7 +60,11 @@ class TextScreen(ComputingForm):
             yield Static(safe_to_draw(f"Your text — now: {session.source}"), classes="form-title", markup=False)
             editable = session.text.text  # whole: no text in use is longer than the form accepts (MAX_TEXT_CHARS)
             controls = " (control characters show as ␛ and stay in it)" if CONTROL_CHARACTERS.search(editable) else ""
-            yield Static(f"Edit below, then ctrl+s to use it{controls}:", classes="form-hint")
+            yield Static(
+                f"All of it is selected: type or paste to replace it, or press an arrow key to edit it{controls}. "
+                "ctrl+a (or f7) selects all, then delete clears it; ctrl+s uses the text:",
+                classes="form-hint", markup=False,
+            )
             yield TextEditor(editable, id="text-editor", soft_wrap=True, show_line_numbers=False)
             yield Static(id="error-text", classes="field-error", markup=False)
             with Horizontal(classes="field"):
@@ -86,7 +95,9 @@ class TextScreen(ComputingForm):
         return file_list
 
     def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
+        editor = self.query_one(TextArea)
+        editor.selection = Selection(editor.document.end, (0, 0))  # all of it, with the cursor (and view) at the top
+        editor.focus()
         if self._listing_problem:
             self._errors(path=self._listing_problem)
         self._highlight_file_in_use()

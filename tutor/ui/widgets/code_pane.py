@@ -1,4 +1,4 @@
-"""The code pane: the exact PyTorch code of this step, syntax-highlighted."""
+"""The code pane: the exact PyTorch code of this step, syntax-highlighted and wrapped to the pane."""
 
 from __future__ import annotations
 
@@ -19,5 +19,10 @@ class CodePane(ScrollableContainer):
             return
         theme = "monokai" if dark else "default"
         self.query_one("#code-text", Static).update(
-            Syntax(safe_to_draw(code), "python", theme=theme, background_color="default", word_wrap=False)
+            # Wrapped to the pane's width, never cut: only a line's first row is numbered, so a wrapped line
+            # still reads as one.
+            Syntax(
+                safe_to_draw(code), "python", theme=theme, background_color="default", word_wrap=True,
+                line_numbers=True,
+            )
         )

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
+from tutor.core.counting import shown_number
 from tutor.core.lessons import Lesson, fill_placeholders
 from tutor.ui.widgets.lesson_text import LessonText
 
@@ -17,7 +18,7 @@ class ExplanationPane(VerticalScroll):
         yield LessonText(id="lesson-text")  # the lesson screen adds the check panel after the first frame
 
     def show(self, lesson: Lesson, values: dict | None, answered: dict[str, bool]) -> None:
-        self.border_title = Text(f"{lesson.number} · {lesson.title}")  # a title is text, not markup
+        self.border_title = Text(f"{shown_number(lesson.number)} · {lesson.title}")  # a title is text, not markup
         self.query_one(LessonText).update(fill_placeholders(lesson.body, values))
         for check_panel in self.query("#check-panel"):
             check_panel.show(lesson, values, answered)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.message import Message
 from textual.widget import MountError
-from textual.widgets import TabbedContent, TabPane
+from textual.widgets import Tab, TabbedContent, TabPane, Tabs
 
+from tutor.core.counting import of_total
 from tutor.core.lessons import Lesson
 from tutor.core.report import Report
 from tutor.core.session import Session
@@ -28,9 +30,22 @@ PANE_WIDGETS = {
 
 
 class LessonPanes(TabbedContent):
-    """The code, tensor, token, heatmap and bug-lab panes, as tabs; `z` zooms them to the whole screen."""
+    """The code, tensor, token, heatmap and bug-lab panes, as tabs; `z` zooms them to the whole screen.
+    The tab bar never takes the focus (← → change lesson, not tab): `t` or a click changes tab, and the
+    focus goes into the tab's pane, so that its keys (enter on a token, space on a mistake) work at once."""
 
     ALLOW_MAXIMIZE = True
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.focus_pane_on_switch = False  # the learner chose a tab: its pane takes the focus once it shows
+
+    def on_mount(self) -> None:
+        self.query_one(Tabs).can_focus = False
+
+    def on_click(self, event: events.Click) -> None:
+        if isinstance(event.widget, Tab):  # a click on a tab; the tab bar activates it just after this
+            self.focus_pane_on_switch = True
 
 
 class PaneArea(Container):
@@ -66,6 +81,41 @@ class PaneArea(Container):
         self.post_message(self.PaneMounted())
         self.call_after_refresh(self._mount_next_pane)
 
+    def next_tab(self) -> None:
+        """The next of this lesson's tabs (after the last, the first), with the focus in its pane."""
+        tabs = self.query_one(LessonPanes)
+        shown = [f"tab-{pane_id}" for pane_id in TABS if not tabs.get_tab(f"tab-{pane_id}").has_class("-hidden")]
+        if len(shown) < 2 or tabs.active not in shown:
+            self._focus_pane_in_view()
+            return
+        tabs.focus_pane_on_switch = True
+        tabs.active = shown[(shown.index(tabs.active) + 1) % len(shown)]
+
+    def focus_the_tab_in_view_if_wanted(self) -> None:
+        """After a tab switch: the focus goes into its pane if the learner chose the tab, or if it was in the
+        panes already (in a tab that may now be hidden)."""
+        tabs = self.query_one(LessonPanes)
+        if tabs.focus_pane_on_switch or tabs.has_focus_within:
+            tabs.focus_pane_on_switch = False
+            self._focus_pane_in_view()
+
+    def _focus_pane_in_view(self) -> None:
+        tabs = self.query_one(LessonPanes)
+        pane = self._pane_in(tabs.active) if tabs.active else None
+        if pane is None:
+            return
+        focusable = pane if pane.focusable else next((child for child in pane.query("*") if child.focusable), None)
+        if focusable is not None:
+            focusable.focus()
+
+    def scroll_panes_home(self) -> None:
+        """Each pane back at its top, for another lesson."""
+        for tab_id in (f"tab-{pane_id}" for pane_id in TABS):
+            pane = self._pane_in(tab_id)
+            if pane is not None and not isinstance(pane, TokenTable):  # the table keeps its cursor in view
+                for scrolled in (pane, *pane.query("VerticalScroll")):
+                    scrolled.scroll_home(animate=False, immediate=True)
+
     def _pane_in(self, tab_id: str):
         """The pane widget of a tab, or None while it is not mounted yet."""
         children = self.query_one(f"#{tab_id}", TabPane).children
@@ -88,7 +138,7 @@ class PaneArea(Container):
         not changed since it was last drawn is left alone: redrawing a 256-row table is not free."""
         tabs = self.query_one(LessonPanes)
         report = session.report
-        tabs.border_title = f"batch row {session.row} of {report.batch_size - 1}" if report else None
+        tabs.border_title = f"batch row {of_total(session.row, report.batch_size)}" if report else None
         pane = self._pane_in(tabs.active) if tabs.active else None
         if pane is None:  # mounted in a frame or two; it asks to be drawn then (PaneMounted)
             return

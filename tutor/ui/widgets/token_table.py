@@ -22,6 +22,7 @@ from textual.strip import Strip
 
 from tutor.core.formatting import format_number, visible
 from tutor.core.report import Report, TokenRow
+from tutor.ui.typed_app import shows_ascii_only
 
 CONTEXT_WIDTH = 16
 GAP = "  "  # between columns
@@ -33,32 +34,34 @@ STAGE_COLUMNS = {
     "forward": ("pos", "input", "target"),
     "probabilities": ("pos", "context", "predicted", "target", "ok"),
 }
-ALL_COLUMNS = ("pos", "context", "predicted", "target", "p(target)", "log p", "ok")
+# From the log-probabilities lesson on: the target after its context, then its p and log p, which fit 80
+# columns; the prediction and ✓/✗ (the softmax lesson's columns) come after them.
+ALL_COLUMNS = ("pos", "context", "target", "p(target)", "log p", "predicted", "ok")
 HEADINGS = {"pos": "pos", "input": "input token [id]", "target": "target [id]", "context": "context ⇒",
             "predicted": "predicted [id]", "p(target)": "p(target)", "log p": "log p", "ok": "✓/✗"}
 RIGHT_ALIGNED = {"pos", "p(target)", "log p"}
 
 
-def token_label(text: str, token_id: int) -> str:
-    return f"{visible(text)} [{token_id}]"
+def token_label(text: str, token_id: int, ascii_only: bool = False) -> str:
+    return f"{visible(text, ascii_only=ascii_only)} [{token_id}]"
 
 
-def context_tail(context: str) -> str:
-    shown = visible(context)
+def context_tail(context: str, ascii_only: bool = False) -> str:
+    shown = visible(context, ascii_only=ascii_only)
     return shown if len(shown) <= CONTEXT_WIDTH else "…" + shown[-(CONTEXT_WIDTH - 1) :]
 
 
-def cell(column: str, token: TokenRow) -> str:
+def cell(column: str, token: TokenRow, ascii_only: bool = False) -> str:
     if column == "pos":
         return str(token.position)
     if column == "input":
-        return token_label(token.input_token, token.input_id)
+        return token_label(token.input_token, token.input_id, ascii_only)
     if column == "target":
-        return token_label(token.target_token, token.target_id)
+        return token_label(token.target_token, token.target_id, ascii_only)
     if column == "context":
-        return context_tail(token.context)
+        return context_tail(token.context, ascii_only)
     if column == "predicted":
-        return token_label(token.predicted_token, token.predicted_id)
+        return token_label(token.predicted_token, token.predicted_id, ascii_only)
     if column == "p(target)":
         return format_number(token.target_prob, 6)
     if column == "log p":
@@ -114,7 +117,8 @@ class TokenTable(ScrollView, can_focus=True):
             return
         self.columns = STAGE_COLUMNS.get(stage, ALL_COLUMNS)
         self.tokens = report.row_tokens(row)
-        self.cells = [tuple(cell(column, token) for column in self.columns) for token in self.tokens]
+        ascii_only = shows_ascii_only(self)
+        self.cells = [tuple(cell(column, token, ascii_only) for column in self.columns) for token in self.tokens]
         self._widths = [
             max(cell_len(HEADINGS[column]), *(cell_len(cells[index]) for cells in self.cells))
             for index, column in enumerate(self.columns)
