@@ -39,10 +39,10 @@ from tutor.workshop.dashboard_facts import (
 )
 from tutor.workshop.dashboard_log import ServeLog
 from tutor.workshop.dashboard_message import EMPTY_REFUSED, MessageScreen
-from tutor.workshop.dashboard_suggest import SuggestScreen
 from tutor.workshop.dashboard_room import RoomTable, number_ranges
 from tutor.workshop.dashboard_screen import essential_join_words
 from tutor.workshop.dashboard_sessions import SessionTable, ordinal, queue_cell
+from tutor.workshop.dashboard_suggest import SuggestScreen
 from tutor.workshop.options import NoAuth, ServeOptions
 from tutor.workshop.pty_session import PtySession, group_members
 from tutor.workshop.room_board import RoomBoard, room_notice_path

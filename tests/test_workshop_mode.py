@@ -13,11 +13,11 @@ from app_helpers import GatedEngine, press_and_settle, record_notifications, set
 from textual.widgets import Input, OptionList, TextArea
 
 from tutor.cli import UsageError, build_app, build_parser
+from tutor.core import workshop_texts
 from tutor.core.lessons import load_lessons
 from tutor.core.progress import Progress, ProgressStore
 from tutor.core.startup import session_from_progress
 from tutor.core.texts import MAX_TEXT_CHARS, SAMPLE_TEXT_PATH, TextError, read_text_file
-from tutor.core import workshop_texts
 from tutor.core.workshop_texts import WorkshopTexts
 from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.text_screen import TextScreen

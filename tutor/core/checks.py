@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from tutor.core.lessons import Check, fill_placeholders, format_value
 
-
 ANSWER_PROMPTS = {
     "number": "a number, written in digits",
     "shape": "a shape: sizes separated by commas",

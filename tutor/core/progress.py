@@ -12,7 +12,6 @@ import json
 import math
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,7 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from tutor.core.texts import MAX_TEXT_CHARS, open_regular_file
+from tutor.core.small_files import read_small_file, write_atomically
+from tutor.core.texts import MAX_TEXT_CHARS
 
 FORMAT_VERSION = 2  # what is written; version 1, without `checks_first_try`, is still read
 FIELDS_SINCE = {"checks_first_try": 2}  # a field a file of an older version must not have
@@ -155,7 +155,7 @@ class ProgressStore:
     def load(self) -> tuple[Progress, str | None]:
         """The saved progress (fresh if none) and a notice for the learner, or None if all went well."""
         try:
-            return self._read(), None
+            return self.read(), None
         except (FileNotFoundError, NotADirectoryError):
             return Progress(), None
         except (OSError, ValueError) as error:
@@ -182,29 +182,16 @@ class ProgressStore:
             except OSError as error:
                 raise ProgressError(f"could not delete your saved progress ({self.path}): {_reason(error)}") from None
 
-    def _read(self) -> Progress:
-        with open_regular_file(self.path) as file:
-            data = file.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            raise ValueError(f"larger than {MAX_FILE_BYTES:,} bytes")
-        return Progress.from_json(data.decode("utf-8"))
+    def read(self) -> Progress:
+        """The saved progress as it is, read only: OSError (FileNotFoundError if there is none) or ValueError
+        if it cannot be read. `load` is what an app starts from."""
+        return Progress.from_json(read_small_file(self.path, MAX_FILE_BYTES).decode("utf-8"))
 
     def _write(self, progress: Progress) -> None:
-        document = progress.to_json().encode("utf-8")
-        temp_name = None
         try:
-            descriptor, temp_name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(document)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp_name, self.path)
-            temp_name = None
+            write_atomically(self.path, progress.to_json().encode("utf-8"), durable=True)
         except OSError as error:
             raise ProgressError(f"could not save your progress ({self.path}): {_reason(error)}") from None
-        finally:
-            if temp_name is not None:
-                Path(temp_name).unlink(missing_ok=True)
 
     @contextmanager
     def _locked(self, action: str = "save your progress") -> Iterator[None]:

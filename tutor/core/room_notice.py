@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tutor.core.texts import open_regular_file
+from tutor.core.small_files import read_small_file
 
 ROOM_NOTICE_ENV = "LOSS_TUTOR_ROOM_NOTICE"
 MAX_MESSAGE_CHARS = 300
@@ -76,12 +76,8 @@ class RoomNotice:
 def read_room_notice(path: Path) -> RoomNotice | None:
     """The notice in `path`, or None if there is none or it is not one (too big, not a regular file, not valid)."""
     try:
-        with open_regular_file(path) as file:
-            data = file.read(MAX_NOTICE_BYTES + 1)
-        if len(data) > MAX_NOTICE_BYTES:
-            return None
-        return RoomNotice.from_json(data.decode("utf-8"))
-    except (OSError, ValueError):  # a UnicodeDecodeError is a ValueError
+        return RoomNotice.from_json(read_small_file(path, MAX_NOTICE_BYTES).decode("utf-8"))
+    except (OSError, ValueError):  # too large, or a UnicodeDecodeError: ValueErrors too
         return None
 
 

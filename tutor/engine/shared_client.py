@@ -40,8 +40,8 @@ from tutor.engine.shared_wire import (
     MAX_HEADER_BYTES,
     SOCKET_NAME,
     UnsafeSocketFolder,
-    check_private_folder,
     cancel_line,
+    check_private_folder,
     load_report,
     read_message,
 )

@@ -48,6 +48,7 @@ from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, read_text_file
 from tutor.core.workshop_texts import WorkshopTexts
 from tutor.engine.process import ProcessEngine
 from tutor.engine.shared_client import SharedEngine
+from tutor.ui.ascii_output import AsciiCells
 from tutor.ui.commands import LessonCommands
 from tutor.ui.ending_signals import quit_on_ending_signals
 from tutor.ui.light_input import with_light_input
@@ -61,7 +62,6 @@ from tutor.ui.messages import (
     ReportReady,
     RoomNoticeRead,
 )
-from tutor.ui.ascii_output import AsciiCells
 from tutor.ui.widgets.visible_controls import DropControlCharacters
 
 MIN_WIDTH, MIN_HEIGHT = 60, 18

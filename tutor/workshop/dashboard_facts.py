@@ -22,8 +22,7 @@ from typing import Protocol
 from tutor.core.counting import shown_number
 from tutor.core.formatting import safe_to_draw
 from tutor.core.lessons import LessonSet
-from tutor.core.progress import MAX_FILE_BYTES, Progress
-from tutor.core.texts import open_regular_file
+from tutor.core.progress import Progress, ProgressStore
 from tutor.engine.shared_status import EngineStatus, EngineStatusUnavailable
 
 PROGRESS_FILE = "progress.json"  # in each participant's folder, their app's state folder (see ProgressStore)
@@ -163,11 +162,7 @@ def read_progress(path: Path) -> Progress | None:
     """A participant's saved progress, or None if there is none or it cannot be read. Read only: a broken file
     is left where it is, for the participant's own app to set aside."""
     try:
-        with open_regular_file(path) as file:
-            data = file.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            return None
-        return Progress.from_json(data.decode("utf-8"))
+        return ProgressStore(path).read()
     except (OSError, ValueError, RecursionError):  # a UnicodeDecodeError is a ValueError; deep nesting recurses
         return None
 

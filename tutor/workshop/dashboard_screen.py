@@ -14,9 +14,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.events import Resize
 from textual.widgets import Footer, Static
 from textual.worker import Worker, get_current_worker
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tutor.core.room_notice import RoomNotice
+from tutor.core.small_files import write_atomically
 
 ROOM_FOLDER = "room"
 NOTICE_FILE = "notice.json"
@@ -81,15 +81,7 @@ class RoomBoard:
             raise RoomBoardError(f"could not use the folder {folder}: {error.strerror or error}") from None
 
     def _write(self, document: bytes) -> None:
-        temp_name = None
         try:
-            descriptor, temp_name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            with os.fdopen(descriptor, "wb") as file:  # mkstemp makes it 0600
-                file.write(document)
-            os.replace(temp_name, self.path)
-            temp_name = None
+            write_atomically(self.path, document)
         except OSError as error:
             raise RoomBoardError(f"could not write the notice {self.path}: {error.strerror or error}") from None
-        finally:
-            if temp_name is not None:
-                Path(temp_name).unlink(missing_ok=True)
