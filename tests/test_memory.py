@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_gpt import tiny_gpt
 
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
@@ -26,8 +27,7 @@ VOCAB_SIZE = 50257
 
 def tiny_model(seed: int = 0) -> nn.Module:
     """(B, T) token ids to (B, T, vocab) logits, without loading the 124M model."""
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Embedding(VOCAB_SIZE, 16), nn.Linear(16, VOCAB_SIZE)).eval()
+    return tiny_gpt(seed, emb_dim=16)
 
 
 def part(full: torch.Tensor, indices: list[list[int]]) -> torch.Tensor:
@@ -141,8 +141,9 @@ from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
 from tutor.lm.walkthrough import Walkthrough
 
+from tutor.lm.model import GPT_CONFIG_124M, GPTModel
 torch.manual_seed(0)
-model = nn.Sequential(nn.Embedding(50257, 16), nn.Linear(16, 50257)).eval()
+model = GPTModel({**GPT_CONFIG_124M, "emb_dim": 16, "n_heads": 1, "n_layers": 1}).eval()
 walkthrough = Walkthrough(sample_text(), Settings(batch_size=8, context_length=256, stride=256), model=model)
 walkthrough.forward
 size = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize:")) * 1024

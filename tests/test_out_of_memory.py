@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from tiny_gpt import tiny_gpt
 
 import tutor.engine.child
 import tutor.lm.bug_lab
@@ -65,12 +66,7 @@ def test_other_runtime_errors_are_not_taken_for_running_out_of_memory():
 
 
 def tiny_walkthrough(settings: Settings | None = None) -> Walkthrough:
-    import torch
-    import torch.nn as nn
-
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Embedding(50257, 4), nn.Linear(4, 50257)).eval()
-    return Walkthrough(sample_text(), settings or Settings(), model=model)
+    return Walkthrough(sample_text(), settings or Settings(), model=tiny_gpt())
 
 
 def test_the_bug_lab_does_not_show_running_out_of_memory_as_a_mistakes_error(monkeypatch):

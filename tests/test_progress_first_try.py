@@ -97,17 +97,17 @@ async def test_answering_in_the_app_saves_the_first_try(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await press_and_settle(pilot, "1", "a")  # lesson 1 has two checks
+        await press_and_settle(pilot, "3", "a")  # lesson 3, the windows, has two checks
         first, second = app.screen.lesson.checks
         values = app.session.report.values()
         answer = app.screen.query_one("#check-answer", Input)
         answer.value = "3, 3"
         await press_and_settle(pilot, "enter")  # wrong
         answer.value = ", ".join(str(n) for n in values[first.answer])
-        await press_and_settle(pilot, "enter")  # then right
+        await press_and_settle(pilot, "enter", "a")  # then right; `a` takes the next check
         answer.value = str(values[second.answer])
         await press_and_settle(pilot, "enter")  # right at once
-        lesson_id = app.lessons.lessons[1].id
+        lesson_id = app.lessons.lessons[2].id
         assert app.session.first_tries == {f"{lesson_id}:{first.id}": False, f"{lesson_id}:{second.id}": True}
     saved = ProgressStore().load()[0]
     assert dict(saved.checks_answered) == {f"{lesson_id}:{first.id}": True, f"{lesson_id}:{second.id}": True}

@@ -11,6 +11,7 @@ import pickle
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from tiny_gpt import tiny_gpt
 
 import tutor.engine.child
 import tutor.lm.walkthrough
@@ -153,12 +154,8 @@ def test_any_bytes_are_a_request_or_a_value_error(junk):
 
 @pytest.fixture
 def tiny_model(monkeypatch):
-    """The child's `serve` with a two-layer stand-in for the model, not loaded at start: seconds, not minutes."""
-    import torch
-    import torch.nn as nn
-
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Embedding(50257, 4), nn.Linear(4, 50257)).eval()
+    """The child's `serve` with a one-layer model, not loaded at start: seconds, not minutes."""
+    model = tiny_gpt()
     monkeypatch.setattr(tutor.engine.child, "warm_up", lambda: None)
     monkeypatch.setattr(tutor.lm.walkthrough, "default_model", lambda: model)
 

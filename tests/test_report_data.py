@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from report_fixture import DEFAULT_REPORT_PATH, read_fixture
 
-from tutor.core.report import TENSOR_NAMES, BugResult, Candidate, Report, TensorView, TokenRow
+from tutor.core.report import TENSOR_NAMES, BugResult, Candidate, ModelCard, Report, TensorView, TokenRow
 from tutor.core.settings import Settings
 
 
@@ -70,8 +70,13 @@ bug_results = st.builds(
 settings_dicts = st.fixed_dictionaries(
     {item.name: st.booleans() if type(item.default) is bool else integers for item in fields(Settings)}
 )
+model_cards = st.builds(
+    ModelCard, vocab_size=integers, context_length=integers, emb_dim=integers, n_heads=integers, n_layers=integers,
+    drop_rate=floats, qkv_bias=st.booleans(), parameter_count=integers, seed=st.none() | integers,
+    training=st.booleans(),
+)
 reports = st.builds(
-    Report,
+    Report, model=model_cards, character_count=integers,
     settings=settings_dicts, source=texts, token_count=integers, window_count=integers, batch_count=integers,
     batch_index=integers, vocab_size=integers, inputs=matrix_of_ints, targets=matrix_of_ints,
     predicted=matrix_of_ints, input_texts=st.lists(texts, max_size=3), target_texts=st.lists(texts, max_size=3),
