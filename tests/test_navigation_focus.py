@@ -8,7 +8,7 @@ import re
 
 import pytest
 from app_helpers import press_and_settle, settle, shown
-from textual.widgets import Footer, Input, SelectionList, TextArea
+from textual.widgets import Footer, Input, SelectionList, TabbedContent, TextArea
 from textual.widgets._footer import FooterKey
 
 from tutor.core.checks import grade
@@ -298,7 +298,8 @@ async def test_t_switches_tab_and_enter_inspects_a_token_at_once(make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         screen = app.screen
-        start = index_of(app, lambda lesson: "tokens" in lesson.panes and "code" in lesson.panes)
+        # a lesson that opens on another pane than its tokens (lessons open on the first pane they name)
+        start = index_of(app, lambda lesson: "tokens" in lesson.panes[2:] and "code" in lesson.panes)
         await go_to(pilot, start)
         panes = screen.query_one("#panes")
         for _ in range(len(app.lessons.lessons[start].panes)):
@@ -371,3 +372,34 @@ async def test_cancelling_a_refused_text_removes_its_problem_and_keeps_the_numbe
         assert isinstance(app.screen, LessonScreen)
         assert not bar.display  # the text in force is the one before, and so are its numbers
         assert app.session.problem is None and app.session.report is report
+
+
+async def test_each_lesson_opens_on_the_first_pane_it_names(make_fixed_app):
+    """The pane with the lesson's own numbers comes first (the tokens table in softmax and log p), whatever
+    tab the learner chose on the lesson before, and after a lesson with no panes at all."""
+    app = make_fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for key, first_pane in (("5", "tab-tokens"), ("4", "tab-code"), ("t", "tab-tensors"), ("1", ""),
+                                ("6", "tab-tokens"), ("7", "tab-code")):
+            await press_and_settle(pilot, key)
+            assert app.screen.query_one(TabbedContent).active == first_pane, key
+
+
+async def test_a_check_panel_shown_before_it_is_mounted_draws_its_check_once_it_is():
+    """The session may change (a report arrives) between a check panel's creation and the mounting of its own
+    widgets: what it was asked to show is drawn then, instead of failing to find its answer box."""
+    from report_fixture import DEFAULT_REPORT_PATH, load_fixture
+    from textual.app import App
+
+    from tutor.core.lessons import load_lessons
+    from tutor.ui.widgets.check_panel import CheckPanel
+
+    lesson = next(lesson for lesson in load_lessons().lessons if lesson.checks)
+    panel = CheckPanel()
+    panel.show(lesson, load_fixture(DEFAULT_REPORT_PATH)[1].values(), {})
+    app = App()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.mount(panel)
+        await pilot.pause()
+        assert shown(panel.query_one("#check-question")).startswith(f"Check 1 of {len(lesson.checks)}")

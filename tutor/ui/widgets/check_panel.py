@@ -68,6 +68,7 @@ class CheckPanel(Vertical):
         self.hints_shown = 0
         self.feedback = ""  # what the last wrong answer to `check` was told
         self.answered: dict[str, bool] = {}
+        self._changed_lesson = False  # `lesson` changed since the panel was last drawn
 
     def compose(self) -> ComposeResult:
         yield SteadyStatic(id="check-done")
@@ -83,8 +84,18 @@ class CheckPanel(Vertical):
         return self.lesson is not None and bool(self.answered.get(f"{self.lesson.id}:{check.id}"))
 
     def show(self, lesson: Lesson, values: dict | None, answered: dict[str, bool]) -> None:
-        changed_lesson = self.lesson is None or self.lesson.id != lesson.id
+        """Draw `lesson`'s checks; before the panel's own widgets are mounted, `on_mount` draws them."""
+        self._changed_lesson = self._changed_lesson or self.lesson is None or self.lesson.id != lesson.id
         self.lesson, self.values, self.answered = lesson, values, answered
+        if self.is_mounted:
+            self._draw()
+
+    def on_mount(self) -> None:
+        if self.lesson is not None:
+            self._draw()
+
+    def _draw(self) -> None:
+        lesson, changed_lesson, self._changed_lesson = self.lesson, self._changed_lesson, False
         if changed_lesson or not self.just_answered:
             pending = [check for check in lesson.checks if not self._is_answered(check)]
             self._show_check(pending[0] if pending else None, fresh=changed_lesson)

@@ -59,6 +59,7 @@ class PaneArea(Container):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._drawn: dict[str, tuple] = {}  # tab id → (theme, arguments) it was last drawn with
+        self._configured_for: str | None = None  # the id of the lesson whose tabs are shown
 
     def compose(self) -> ComposeResult:
         with LessonPanes(id="panes"):
@@ -125,13 +126,18 @@ class PaneArea(Container):
         """Show only the tabs this lesson names (the lesson screen hides the area if it names none)."""
         tabs = self.query_one(LessonPanes)
         wanted = [pane for pane in lesson.panes if pane in TABS]
-        for pane_id in TABS:
-            if pane_id in wanted:
-                tabs.show_tab(f"tab-{pane_id}")
-            else:
-                tabs.hide_tab(f"tab-{pane_id}")
-        if wanted and tabs.active not in {f"tab-{pane}" for pane in wanted}:
+        # A lesson opens on the first pane it names (its own numbers); the same lesson read again keeps its tab.
+        # Its tabs are shown, the tab chosen, and only then the others hidden: showing or hiding changes the
+        # active tab too (through messages that would undo a choice made before them).
+        new_lesson = lesson.id != self._configured_for
+        self._configured_for = lesson.id
+        for pane_id in wanted:
+            tabs.show_tab(f"tab-{pane_id}")
+        if wanted and (new_lesson or tabs.active not in {f"tab-{pane}" for pane in wanted}):
             tabs.active = f"tab-{wanted[0]}"
+        for pane_id in TABS:
+            if pane_id not in wanted:
+                tabs.hide_tab(f"tab-{pane_id}")
 
     def show(self, lesson: Lesson, session: Session, waiting: str) -> None:
         """Draw the pane in view; the others are drawn when their tab is chosen. A pane whose inputs have
