@@ -152,7 +152,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         if not self.app.is_running:  # quit while the panes were mounting: their tabs are being taken down
             return
         if self.lesson is not None and pane_area.is_mounted:
-            pane_area.configure(self.lesson)
+            pane_area.configure(self.lesson, opening=True)
             self.show_active_pane()
         # so that the first press of `?`, `s`, `e` or enter on a token opens its screen at once
         self.call_after_refresh(self._import_then, SCREENS_OPENED_BY_KEYS)
@@ -181,14 +181,15 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         if lesson is None:
             self._show_no_lessons()
             return
-        if before is None or before.id != lesson.id:
+        opening = before is None or before.id != lesson.id
+        if opening:
             self._open_at_the_top()
         self.query_one("#pane-slot").display = any(pane != "explanation" for pane in lesson.panes)
         total = len(app.lessons.lessons)
         self.title = f"loss-tutor · lesson {of_total(app.lesson_index, total)}: {lesson.title}"
         pane_area = self._pane_area()
         if pane_area is not None:
-            pane_area.configure(lesson)
+            pane_area.configure(lesson, opening=opening)
         self.show_report()
 
     def _open_at_the_top(self) -> None:

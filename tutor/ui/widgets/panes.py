@@ -59,7 +59,6 @@ class PaneArea(Container):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._drawn: dict[str, tuple] = {}  # tab id → (theme, arguments) it was last drawn with
-        self._configured_for: str | None = None  # the id of the lesson whose tabs are shown
 
     def compose(self) -> ComposeResult:
         with LessonPanes(id="panes"):
@@ -122,18 +121,17 @@ class PaneArea(Container):
         children = self.query_one(f"#{tab_id}", TabPane).children
         return children[0] if children and children[0].is_mounted else None
 
-    def configure(self, lesson: Lesson) -> None:
-        """Show only the tabs this lesson names (the lesson screen hides the area if it names none)."""
+    def configure(self, lesson: Lesson, *, opening: bool) -> None:
+        """Show only the tabs this lesson names (the lesson screen hides the area if it names none); `opening`: the
+        lesson has just been opened, not read again from its file."""
         tabs = self.query_one(LessonPanes)
         wanted = [pane for pane in lesson.panes if pane in TABS]
-        # A lesson opens on the first pane it names (its own numbers); the same lesson read again keeps its tab.
+        # An opened lesson shows the first pane it names (its own numbers); one read again keeps its tab.
         # Its tabs are shown, the tab chosen, and only then the others hidden: showing or hiding changes the
         # active tab too (through messages that would undo a choice made before them).
-        new_lesson = lesson.id != self._configured_for
-        self._configured_for = lesson.id
         for pane_id in wanted:
             tabs.show_tab(f"tab-{pane_id}")
-        if wanted and (new_lesson or tabs.active not in {f"tab-{pane}" for pane in wanted}):
+        if wanted and (opening or tabs.active not in {f"tab-{pane}" for pane in wanted}):
             tabs.active = f"tab-{wanted[0]}"
         for pane_id in TABS:
             if pane_id not in wanted:
