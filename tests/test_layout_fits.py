@@ -10,7 +10,7 @@ import threading
 import pytest
 from app_helpers import GatedEngine, press_and_settle, settle
 from textual.geometry import Region
-from textual.widgets import Input, ProgressBar
+from textual.widgets import Input, ProgressBar, TextArea
 
 from tutor.ui.widgets.token_table import HEADINGS, TokenTable
 
@@ -120,5 +120,32 @@ async def test_the_settings_form_shows_what_it_computes_while_it_waits(make_app,
             gate.set()
             await settle(pilot)
             assert app.session.settings.batch_size == 2
+    finally:
+        gate.set()
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_text_form_shows_what_it_computes_while_it_waits(make_app, size):
+    gate = threading.Event()
+    gate.set()
+    app = make_app(engine_factory=lambda: GatedEngine(gate))
+    try:
+        async with app.run_test(size=SIZES[size]) as pilot:
+            await settle(pilot)
+            await press_and_settle(pilot, "e")
+            form = app.screen
+            form.query_one(TextArea).text = app.session.text.text + " And then it rained."
+            gate.clear()
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            await pilot.pause()
+            assert app.session.busy
+            seen = " ".join(seen_in(app, form))
+            assert re.search(r"computing the \(2, 8\) batch… \d+ s", seen), seen
+            [bar] = form.query(ProgressBar)
+            assert bar.display and seen_in(app, bar)
+            gate.set()
+            await settle(pilot)
+            assert app.session.text.text.endswith("And then it rained.")
     finally:
         gate.set()

@@ -17,6 +17,7 @@ from tutor.core.formatting import CONTROL_CHARACTERS, safe_to_draw
 from tutor.core.texts import LoadedText, TextError, describe, read_text_file, text_from_string
 from tutor.core.workshop_texts import WorkshopTexts
 from tutor.ui.screens.computing_form import ComputingForm
+from tutor.ui.widgets.computing_progress import ComputingProgress
 from tutor.ui.widgets.visible_controls import ControlPictures
 
 
@@ -78,7 +79,9 @@ class TextScreen(ComputingForm):
                 else:
                     yield self._workshop_files(workshop_texts)
             yield Static(id="error-path", classes="field-error", markup=False)
-            yield Static(id="form-status", classes="form-status", markup=False)
+            with Vertical(classes="form-outcome"):  # as in the settings form: at the foot, where the eye is
+                yield Static(id="form-status", classes="form-status", markup=False)
+                yield ComputingProgress(id="computing-progress")
         yield Footer()
 
     def _workshop_files(self, workshop_texts: WorkshopTexts) -> OptionList | Static:
