@@ -80,7 +80,7 @@ async def test_quitting_at_the_first_frame_is_clean(make_app):
 async def test_the_command_starts_the_engine_first_and_collects_garbage_after_the_first_frame(monkeypatch):
     started = []
 
-    def start_engine():
+    def start_engine(weight_files=()):
         started.append(CachedEngine())
         return started[-1]
 

@@ -33,7 +33,8 @@ RULES = (
     Rule("core", ("core",), frozenset({TORCH, TEXTUAL, TIKTOKEN})),
     Rule(
         "lm and the computing engines",
-        ("lm", "engine/in_process.py", "engine/child.py", "engine/shared_server.py"),
+        ("lm", "engine/in_process.py", "engine/child.py", "engine/shared_server.py",
+         "generate_command.py", "train_command.py"),  # the commands that compute in their own process
         frozenset({TEXTUAL}),
     ),
     Rule("ui", ("ui",), frozenset({TORCH, TIKTOKEN})),
@@ -166,7 +167,7 @@ def test_a_forbidden_import_is_caught_and_the_importing_module_named():
     named, with the chain of imports to the module holding the import line."""
     found = violations(["tutor.core.settings", "tutor.engine.in_process", "tutor.core.texts", "tutor.lm.model"], frozenset({TORCH}))
     assert len(found) == 2, found
-    assert found[0].startswith("tutor.engine.in_process imports torch: tutor.engine.in_process → tutor.lm.compute → ")
+    assert found[0].startswith("tutor.engine.in_process imports torch: tutor.engine.in_process → tutor.lm.engine_work → ")
     assert found[1] == "tutor.lm.model imports torch: tutor.lm.model → torch"  # checked in a process of its own
 
 

@@ -3,6 +3,7 @@ they show about a run comes from a live value, never from text typed into the fi
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -27,6 +28,9 @@ EXPECTED = [  # (file, id, stage), in order
     ("07-perplexity.md", "perplexity", "perplexity"),
     ("08-recap.md", "recap", "recap"),
     ("09-bug-lab.md", "bug-lab", "bug_lab"),
+    ("10-overfit.md", "overfit", "training"),
+    ("11-train-text.md", "train-text", "training"),
+    ("12-generate.md", "generate", "generation"),
 ]
 LESSONS_WITH_CHECKS = ("tokenize", "windows", "forward", "softmax", "gather", "cross-entropy", "perplexity")
 # The names each snippet must leave in the shared namespace.
@@ -39,6 +43,9 @@ PRODUCED = {
     "cross-entropy": ("avg_log_prob", "neg_avg_log_prob", "logits_flat", "targets_flat", "loss"),
     "perplexity": ("perplexity", "first_window_perplexity"),
     "recap": ("per_token_loss", "per_sequence_loss", "batch_loss"),
+    "overfit": ("trained", "optimizer", "step_loss"),
+    "train-text": ("split", "val_loader", "val_loss"),
+    "generate": ("idx", "idx_next"),
 }
 SETTINGS = [
     pytest.param(Settings(), id="defaults"),
@@ -55,6 +62,8 @@ TYPED_NUMBER = re.compile(r"\d+[.,]\d+|\d{3,}|\d[eE][-+]?\d")
 # Figures of other runs that a lesson quotes, by where they come from. They are not this run's numbers.
 QUOTED_FIGURES = {
     ("perplexity", "body"): {"53,377"},  # the notebook's own run's perplexity, beside this run's
+    # the book's window length, its story's tokens, and its training run's last losses (ch05.ipynb)
+    ("train-text", "body"): {"256", "5,145", "0.569", "6.373"},
 }
 
 
@@ -188,6 +197,7 @@ def test_snippets_run_in_order_and_match_the_walkthrough(lessons, model, setting
     namespace = {
         "torch": torch,
         "nn": nn,
+        "copy": copy,
         "model": model,
         "tokenizer": get_tokenizer(),
         "create_dataloader": create_dataloader,

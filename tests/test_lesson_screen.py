@@ -238,10 +238,11 @@ async def test_lesson_titles_in_the_list_never_break_inside_a_word(make_app):
             await settle(pilot)
             lessons = app.screen.query_one(LessonList)
             assert lessons.display and lessons.parent.display, size
-            lines = [lessons.render_line(y).text for y in range(lessons.size.height)]
-            lessons.scroll_end(animate=False, immediate=True)  # at 80x24 the last titles are below the view
-            await settle(pilot)
-            lines += [lessons.render_line(y).text for y in range(lessons.size.height)]
+            lines = []
+            for top in range(0, lessons.virtual_size.height, lessons.size.height):  # at 80x24 a view at a time
+                lessons.scroll_to(y=top, animate=False, immediate=True)
+                await settle(pilot)
+                lines += [lessons.render_line(y).text for y in range(lessons.size.height)]
             words_shown = {word for line in lines for word in line.split()}
             for lesson in app.lessons.lessons:
                 for word in lesson.title.split():

@@ -90,7 +90,7 @@ class HeldModel:
         self.abandoned: queue.Queue[str] = queue.Queue()
         self._turns = threading.Semaphore(0)
 
-    def compute(self, request: Request, checkpoint: Callable[[], None]) -> Report:
+    def compute(self, request: Request, checkpoint: Callable[[], None], work=None) -> Report:
         self.started.put(request.source)
         give_up = time.monotonic() + LIVENESS_S
         while not self._turns.acquire(timeout=SAFE_POINT_EVERY_S):
@@ -401,7 +401,7 @@ def test_the_engine_computes_the_same_numbers_after_abandoning_a_computation(fol
 
     in_the_forward_pass: queue.Queue[bool] = queue.Queue()
 
-    def compute(request: Request, checkpoint: Callable[[], None]) -> Report:
+    def compute(request: Request, checkpoint: Callable[[], None], work=None) -> Report:
         if request.source != "abandoned":
             return computing_model(request, checkpoint)
         safe_points = 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tutor.core.formatting import safe_to_draw
 from tutor.core.glyphs import terminal_is_ascii, to_ascii
+from tutor.core.jobs import UNTRAINED, file_choice, weights_labels
 from tutor.core.protocol import SHARED_ENGINE_ENV
 from tutor.core.room_notice import ROOM_NOTICE_ENV
 from tutor.core.settings import MAX_POSITIONS_ENV, Settings, max_positions, parse_max_positions
@@ -66,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--plain", action="store_true", help="print the whole walkthrough as text and exit")
     output.add_argument("--json", action="store_true", help="print the walkthrough's numbers as one JSON object and exit")
+    model = parser.add_argument_group("the model")
+    model.add_argument(
+        "--weights", metavar="FILE", action="append", default=[],
+        help="run every lesson with the weights in FILE: the book's PyTorch state_dict (.pth), Hugging Face "
+        "GPT-2 model.safetensors (config.json beside it is read too) or a model this tutor saved; repeat to "
+        "offer several (the first is shown)",
+    )
     app = parser.add_argument_group("the app")
     app.add_argument("--lessons", metavar="DIR", help="read lessons from this folder instead of the built-in ones")
     app.add_argument("--watch", action="store_true", help="reload a lesson when its file changes")
@@ -154,15 +162,29 @@ def _workshop_texts(args: argparse.Namespace) -> WorkshopTexts | None:
     return WorkshopTexts(folder)
 
 
+def weight_files_from(args: argparse.Namespace) -> list[Path]:
+    """The --weights files, each checked to be an existing file now, so the app never starts to fail later."""
+    files = []
+    for name in args.weights:
+        file = Path(name).expanduser()
+        if not file.is_file():
+            raise UsageError(f"--weights: {'no such file' if not file.exists() else 'not a file'}: {file}")
+        files.append(file.absolute())
+    return files
+
+
 def run_report(args: argparse.Namespace) -> int:
     from tutor.core.protocol import Request
-    from tutor.lm.compute import compute_report
+    from tutor.lm.engine_work import EngineModels, SessionWork, answer
 
     loaded = text_from(args)
     settings = settings_from(args)
+    files = weights_labels(weight_files_from(args))
+    choice = file_choice(next(iter(files))) if files else UNTRAINED
+    request = Request(text=loaded.text, settings=settings, source=describe(loaded), model=choice)
     try:
-        report = compute_report(Request(text=loaded.text, settings=settings, source=describe(loaded)), bug_lab=False)
-    except ValueError as error:
+        report = answer(request, EngineModels(files), SessionWork(), bug_lab=False)
+    except ValueError as error:  # a weights file that is not a model says why, as a bad text does
         raise UsageError(str(error)) from None
     ascii_only = terminal_is_ascii()
     if args.json:
@@ -197,8 +219,14 @@ def build_app(args: argparse.Namespace):
 
         engine = shared = SharedEngine(shared_engine_folder)
         engine_factory = lambda: SharedEngine(shared_engine_folder, on_queued=app.engine_queued)  # noqa: E731
+        if args.weights:
+            raise UsageError("--weights cannot be used in a workshop session: the instructor offers the models")
+        model = UNTRAINED
     else:
-        engine, shared, engine_factory = start_process_engine(), None, ProcessEngine
+        files = weight_files_from(args)
+        engine, shared = start_process_engine(files), None
+        engine_factory = lambda: ProcessEngine(weight_files=files)  # noqa: E731
+        model = file_choice(next(iter(weights_labels(files)))) if files else UNTRAINED
     from tutor.ui.app import TutorApp
 
     app = TutorApp(
@@ -213,6 +241,7 @@ def build_app(args: argparse.Namespace):
         workshop_texts=workshop_texts,
         room_notice_path=Path(room_notice) if room_notice else None,
         ascii_only=terminal_is_ascii(),
+        model=model,
     )
     if shared is not None:
         shared.on_queued = app.engine_queued  # its place in the room's queue, shown while it waits
@@ -263,6 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["screenshots"]:
             return run_screenshots(argv[1:])
+        if argv[:1] == ["generate"]:
+            from tutor.generate_command import run_generate
+
+            return run_generate(argv[1:])
+        if argv[:1] == ["train"]:
+            from tutor.train_command import run_train
+
+            return run_train(argv[1:])
         if argv[:1] == ["serve"]:  # the workshop server (tutor/workshop/)
             from tutor.workshop.command import run_serve
 

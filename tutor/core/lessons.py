@@ -33,8 +33,10 @@ from tutor.core.report import TENSOR_NAMES, VALUE_NAMES
 
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it: 10× faster
 
-STAGES = ("overview", "tokens", "forward", "probabilities", "log_probs", "loss", "perplexity", "recap", "bug_lab", "heatmap")
-PANES = ("explanation", "code", "tensors", "tokens", "heatmap", "bug_lab")
+STAGES = ("overview", "tokens", "forward", "probabilities", "log_probs", "loss", "perplexity", "recap", "bug_lab", "heatmap",
+          "training", "generation")
+# overfit, train_text and generate are the labs (tutor/core/lab.py): they train and generate on the engine
+PANES = ("explanation", "code", "tensors", "tokens", "heatmap", "bug_lab", "overfit", "train_text", "generate")
 CHECK_KINDS = ("number", "shape", "choice")
 FIELDS = ("id", "title", "stage", "panes", "tensors", "code", "checks")
 CHECK_FIELDS = ("id", "question", "kind", "answer", "tolerance", "choices", "hints", "explanation")

@@ -11,6 +11,7 @@ import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from tutor.core.jobs import UNTRAINED, Job, ReportJob, check_model_choice, job_from_dict
 from tutor.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 SHARED_ENGINE_ENV = "LOSS_TUTOR_SHARED_ENGINE"
 MAX_REQUEST_BYTES = 2_000_000
 REQUEST_KEYS = frozenset({"text", "settings", "source"})
+OPTIONAL_KEYS = frozenset({"model", "job"})  # left out when they say the default: the report of the untrained model
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,22 @@ class Request:
     text: str
     settings: Settings
     source: str
+    model: str = UNTRAINED  # a model choice (tutor/core/jobs.py)
+    job: Job = ReportJob()
+
+    @property
+    def is_report(self) -> bool:
+        return isinstance(self.job, ReportJob)
 
     def to_json(self) -> bytes:
         """One line of ASCII JSON, ending in a newline. Every character that is not printable ASCII is escaped,
         so any str comes back exactly: newlines, control characters, and the unpaired surrogates a file name
         that is not UTF-8 is decoded to."""
         data = {"text": self.text, "settings": self.settings.to_dict(), "source": self.source}
+        if self.model != UNTRAINED:
+            data["model"] = self.model
+        if not self.is_report:
+            data["job"] = self.job.to_dict()
         return json.dumps(data).encode("ascii") + b"\n"
 
     @classmethod
@@ -47,12 +59,14 @@ class Request:
             data = json.loads(line.decode("utf-8"), object_pairs_hook=_each_key_once, parse_constant=_no_constant)
         except RecursionError:  # json's own limit on nesting, about a thousand deep
             raise ValueError("a request is nested too deeply to be one") from None
-        if not isinstance(data, dict) or set(data) != REQUEST_KEYS:
-            raise ValueError("a request is an object with exactly the keys text, settings and source")
+        if not isinstance(data, dict) or not REQUEST_KEYS <= set(data) <= REQUEST_KEYS | OPTIONAL_KEYS:
+            raise ValueError("a request is an object with the keys text, settings and source, and maybe model and job")
         text, settings, source = data["text"], data["settings"], data["source"]
         if not isinstance(text, str) or not isinstance(source, str) or not isinstance(settings, dict):
             raise ValueError("a request's text and source are strings and its settings an object")
-        return cls(text=text, settings=_settings_from(settings), source=source)
+        model = check_model_choice(data.get("model", UNTRAINED))
+        job = job_from_dict(data["job"]) if "job" in data else ReportJob()
+        return cls(text=text, settings=_settings_from(settings), source=source, model=model, job=job)
 
 
 def _each_key_once(pairs: list[tuple[str, object]]) -> dict:

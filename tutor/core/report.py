@@ -102,6 +102,8 @@ class ModelCard:
     parameter_count: int
     seed: int | None  # the `torch.manual_seed` its weights were drawn with; None if not known
     training: bool  # False: eval mode, dropout off
+    choice: str = "untrained"  # how a request names it (tutor/core/jobs.py)
+    name: str = "untrained (seed 42)"  # what the header calls it
 
     @property
     def mode(self) -> str:
@@ -529,7 +531,7 @@ _BUG_RESULT = _Record(
 _MODEL_CARD = _Record(
     ModelCard,
     vocab_size=_INT, context_length=_INT, emb_dim=_INT, n_heads=_INT, n_layers=_INT, drop_rate=_FLOAT,
-    qkv_bias=_BOOL, parameter_count=_INT, seed=_Optional(_INT), training=_BOOL,
+    qkv_bias=_BOOL, parameter_count=_INT, seed=_Optional(_INT), training=_BOOL, choice=_STR, name=_STR,
 )
 _REPORT = _Record(
     Report,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tutor.core.jobs import UNTRAINED
 from tutor.core.lessons import LessonSet
 from tutor.core.protocol import Request
 from tutor.core.report import Report
@@ -20,9 +21,10 @@ class Attempt:
     text: LoadedText
     settings: Settings
     text_path: str | None
+    model: str = UNTRAINED  # the model choice (tutor/core/jobs.py)
 
     def request(self) -> Request:
-        return Request(text=self.text.text, settings=self.settings, source=describe(self.text))
+        return Request(text=self.text.text, settings=self.settings, source=describe(self.text), model=self.model)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Session:
     lesson_id: str | None = None  # the lesson in view (None: no lesson is loaded); where the next start resumes
     attempt_place: int | None = None  # what a shared engine last said of the attempt's place (see `queue_place`)
     suggested_lesson: str | None = None  # where a workshop's instructor is, while the learner is not there
+    model: str = UNTRAINED  # the model every lesson's numbers come from (tutor/core/jobs.py)
 
     @property
     def problem(self) -> str | None:
@@ -60,7 +63,8 @@ class Session:
         return self.attempt is not None
 
     def begin(
-        self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None
+        self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None,
+        model: str | None = None,
     ) -> Attempt:
         self.generation += 1
         self.attempt_place = None
@@ -69,6 +73,7 @@ class Session:
             text=text or self.text,
             settings=settings or self.settings,
             text_path=text_path if text is not None else self.text_path,
+            model=model or self.model,
         )
         return self.attempt
 
@@ -76,6 +81,7 @@ class Session:
         if self.attempt is None or generation != self.attempt.generation:
             return False
         self.text, self.settings, self.text_path = self.attempt.text, self.attempt.settings, self.attempt.text_path
+        self.model = self.attempt.model
         self.report, self.attempt = report, None
         self.outcome = Outcome(generation)
         self.row = min(self.row, report.batch_size - 1)

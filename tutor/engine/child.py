@@ -16,17 +16,22 @@ import traceback
 from pathlib import Path
 from typing import BinaryIO
 
+from tutor.core.jobs import weights_labels
 from tutor.core.protocol import MAX_REQUEST_BYTES, Request
-from tutor.lm.compute import compute_report, warm_up
+from tutor.lm.compute import warm_up
+from tutor.lm.engine_work import EngineModels, SessionWork, answer
 
 EXIT_APP_GONE = 3  # the exit code when the lifeline reads end of file
 
 
-def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+def serve(requests: BinaryIO, answers: BinaryIO, models: EngineModels | None = None) -> None:
     """Answer JSON requests with pickled `(status, payload, notices)` until input ends. `status` is "ok" (the
     payload is a `Report`), "learner" or "failed" (the payload says why). `notices` are the lines loading the
     model wrote on stderr (a rebuilt weight cache, say), sent once with the first answer: the child's own
-    stderr goes nowhere, so that nothing scribbles on the learner's screen."""
+    stderr goes nowhere, so that nothing scribbles on the learner's screen. The child serves one learner: one
+    `SessionWork` keeps what it trains and generates."""
+    models = models or EngineModels()
+    work = SessionWork()
     said_while_loading = io.StringIO()
     try:
         with contextlib.redirect_stderr(said_while_loading):
@@ -43,9 +48,9 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
             return
         if not line:
             return
-        answer = ("failed", startup_error) if startup_error is not None else answer_to(line)
+        reply = ("failed", startup_error) if startup_error is not None else answer_to(line, models, work)
         try:
-            pickle.dump((*answer, notices), answers, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((*reply, notices), answers, protocol=pickle.HIGHEST_PROTOCOL)
             answers.flush()
         except OSError:  # the app has gone
             return
@@ -63,7 +68,7 @@ def read_request_line(requests: BinaryIO) -> bytes:
     return line
 
 
-def answer_to(line: bytes) -> tuple[str, object]:
+def answer_to(line: bytes, models: EngineModels, work: SessionWork) -> tuple[str, object]:
     if len(line) > MAX_REQUEST_BYTES:
         return ("failed", f"the request was longer than {MAX_REQUEST_BYTES:,} bytes")
     try:
@@ -71,7 +76,7 @@ def answer_to(line: bytes) -> tuple[str, object]:
     except ValueError as error:
         return ("failed", f"the request could not be read: {error}")
     try:
-        return ("ok", compute_report(request))
+        return ("ok", answer(request, models, work))
     except ValueError as error:
         return ("learner", str(error))
     except MemoryError as error:  # computing's says which batch and what to try (walkthrough.OutOfMemory)
@@ -100,7 +105,14 @@ def exit_when_closed(lifeline: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """`--lifeline FD` names the pipe whose end of file means the app has gone."""
-    if argv[:1] == ["--lifeline"]:
-        exit_when_closed(int(argv[1]))
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    """`--lifeline FD` names the pipe whose end of file means the app has gone; each `--weights FILE` a weights
+    file to offer (the learner's `loss-tutor --weights`)."""
+    files: list[Path] = []
+    while argv:
+        option, value, argv = argv[0], argv[1], argv[2:]
+        if option == "--lifeline":
+            exit_when_closed(int(value))
+        elif option == "--weights":
+            files.append(Path(value))
+    serve(sys.stdin.buffer, sys.stdout.buffer, EngineModels(weights_labels(files)))
+

@@ -6,12 +6,14 @@ import threading
 
 from tutor.core.protocol import LearnerError, Request
 from tutor.core.report import Report
-from tutor.lm.compute import compute_report
+from tutor.lm.engine_work import EngineModels, SessionWork, answer
 
 
 class InProcessEngine:
-    def __init__(self):
+    def __init__(self, models: EngineModels | None = None):
         self._lock = threading.Lock()
+        self._models = models or EngineModels()
+        self._work = SessionWork()
 
     @property
     def busy(self) -> bool:
@@ -21,10 +23,10 @@ class InProcessEngine:
     def exit_code(self) -> int | None:
         return None  # it is this process
 
-    def compute(self, request: Request) -> Report:
+    def compute(self, request: Request) -> Report:  # or a job's answer (tutor/core/answers.py)
         with self._lock:
             try:
-                return compute_report(request)
+                return answer(request, self._models, self._work)
             except ValueError as error:
                 raise LearnerError(str(error)) from None
 

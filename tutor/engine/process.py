@@ -15,7 +15,7 @@ import pickle
 import select
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,10 +38,11 @@ def time_budget(request: Request) -> float:
     return max(TIME_BUDGET_MIN_S, TIME_BUDGET_S_PER_POSITION * positions)
 
 
-def child_command(lifeline: int, package_dir: Path = PACKAGE_DIR) -> list[str]:
+def child_command(lifeline: int, package_dir: Path = PACKAGE_DIR, weight_files: Sequence[Path] = ()) -> list[str]:
     """The child's command line: tutor/engine/child.py run path-safely (see tutor/engine/entry.py) from the
-    `tutor` package in `package_dir` (this one unless told)."""
-    return entry_command("tutor.engine.child", "--lifeline", str(lifeline), package_dir=package_dir)
+    `tutor` package in `package_dir` (this one unless told), offering `weight_files`."""
+    weights = [part for file in weight_files for part in ("--weights", str(file))]
+    return entry_command("tutor.engine.child", "--lifeline", str(lifeline), *weights, package_dir=package_dir)
 
 
 class ProcessEngine:
@@ -59,6 +60,7 @@ class ProcessEngine:
         *,
         time_budget: Callable[[Request], float] = time_budget,
         load_budget_s: float = MODEL_LOAD_BUDGET_S,
+        weight_files: Sequence[Path] = (),
     ):
         self._time_budget = time_budget
         self._load_budget_s = load_budget_s
@@ -66,7 +68,7 @@ class ProcessEngine:
         self._lifeline: BinaryIO | None = os.fdopen(lifeline_write, "wb", buffering=0)  # closed if dropped, too
         try:
             self._process = subprocess.Popen(
-                child_command(lifeline_read),
+                child_command(lifeline_read, weight_files=weight_files),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -98,7 +100,7 @@ class ProcessEngine:
     def exit_code(self) -> int | None:
         return self._process.poll()
 
-    def compute(self, request: Request) -> Report:
+    def compute(self, request: Request) -> Report:  # or a job's answer (tutor/core/answers.py)
         with self._lock:
             budget = self._time_budget(request) + (0.0 if self._answered else self._load_budget_s)
             with self._state:
@@ -212,9 +214,9 @@ def _load_without_collecting(stream: BinaryIO):
             gc.enable()
 
 
-def start_process_engine() -> ProcessEngine | None:
+def start_process_engine(weight_files: Sequence[Path] = ()) -> ProcessEngine | None:
     """A started `ProcessEngine`, or None if the child could not start (the app tries again, and says why)."""
     try:
-        return ProcessEngine()
+        return ProcessEngine(weight_files=weight_files)
     except OSError:
         return None

@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import os
@@ -55,8 +56,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from tutor.core.jobs import TRAINED
 from tutor.core.protocol import MAX_REQUEST_BYTES, Request
-from tutor.core.report import Report
 from tutor.core.settings import max_positions
 from tutor.engine.answer_cache import AnswerCache
 from tutor.engine.fair_queue import FairQueue
@@ -74,10 +75,11 @@ from tutor.engine.shared_wire import (
 EXIT_REFUSED = 2  # the socket's folder is not private, or the limit on positions is not valid: a restart won't help
 EXIT_TIMED_OUT = 4  # a computation (or loading the model) ran past its budget
 EXIT_CRASHED = 5  # a fault of its own, logged
+ROOM_TRAINED_MODELS = 4  # sessions whose trained model the engine keeps at once: about 2 GB each for the 124M model
 LISTEN_BACKLOG = 128  # a whole room connecting at once waits in the kernel, not refused
 
 Checkpoint = Callable[[], None]  # called by a computation at its safe points; raises to stop it there
-ComputeFunction = Callable[[Request, Checkpoint], Report]
+ComputeFunction = Callable[..., object]  # (request, checkpoint, work): a report, or a job's answer
 _PEER_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
@@ -99,16 +101,36 @@ def listen_in(folder: Path) -> socket.socket:
     return listening
 
 
-def computing_model(request: Request, checkpoint: Checkpoint) -> Report:
-    from tutor.lm.compute import compute_report
-
-    return compute_report(request, checkpoint=checkpoint)
+_models = None  # the room's EngineModels, made by `loading_model`, on the worker thread
 
 
-def loading_model() -> None:
+def computing_model(request: Request, checkpoint: Checkpoint, work=None):
+    """The answer to `request` for the session whose `SessionWork` is `work` (tutor/lm/engine_work.py)."""
+    from tutor.lm.engine_work import EngineModels, SessionWork, answer
+
+    global _models
+    if _models is None:
+        _models = EngineModels(may_open_files=False, max_trained=ROOM_TRAINED_MODELS)
+    return answer(request, _models, work if work is not None else SessionWork(), checkpoint=checkpoint)
+
+
+def forgetting(work) -> None:
+    """A session has gone: let go of what it trained."""
+    if _models is not None:
+        _models.forget(work)
+
+
+def loading_model(weight_files: dict[str, Path] | None = None, *, allow_training: bool = False) -> None:
+    """Load the untrained model and every weights file the room is given (`serve --weights`), once."""
     from tutor.lm.compute import warm_up
+    from tutor.lm.engine_work import EngineModels
 
+    global _models
     warm_up()
+    _models = EngineModels(weight_files, may_open_files=False, may_train_on_text=allow_training,
+                           max_trained=ROOM_TRAINED_MODELS)
+    for problem in _models.load_all():
+        print(problem, file=sys.stderr)  # the engine's log: a file that is not a model is not offered
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,6 +162,8 @@ class _Session:
         self.announced: tuple[int, int] | None = None  # (request, place) last said
         self.owed_notices = owed_notices  # it waited for the model to load, so it hears what loading said
         self.gone = False
+        self.work = None  # its SessionWork (tutor/lm/engine_work.py): what it trained and is generating; made and
+        # touched only on the worker thread
 
     def send(self, *parts: bytes) -> None:
         if not self.gone:
@@ -172,6 +196,7 @@ class SharedServer:
         *,
         compute: ComputeFunction = computing_model,
         load: Callable[[], None] = loading_model,
+        forget: Callable[[object], None] = forgetting,
         time_budget: Callable[[Request], float] = time_budget,
         load_budget_s: float = MODEL_LOAD_BUDGET_S,
         log: Callable[[str], None] | None = None,
@@ -180,6 +205,8 @@ class SharedServer:
         self._listening = listening
         self._compute = compute
         self._load = load
+        self._forget = forget
+        self._gone_work: list[object] = []  # SessionWork of sessions that left, let go of on the worker thread
         self._time_budget = time_budget
         self._load_budget_s = load_budget_s
         log_stream: TextIO = sys.stderr  # taken now: loading the model redirects stderr for a while
@@ -316,6 +343,8 @@ class SharedServer:
 
     def _leave(self, session: _Session) -> None:
         session.gone = True
+        if session.work is not None:
+            self._gone_work.append(session.work)
         self._sessions.discard(session)
         self._abandon(session, "its session has gone")
         if self._queue.remove(session) is not None:
@@ -368,7 +397,7 @@ class SharedServer:
             self._computing = _Computing(session, job, began)
             try:
                 answered = await asyncio.wait_for(
-                    asyncio.shield(loop.run_in_executor(worker, self._answer, job.request)), budget
+                    asyncio.shield(loop.run_in_executor(worker, self._answer, job.request, session)), budget
                 )
             except TimeoutError:
                 settings = job.request.settings
@@ -408,17 +437,24 @@ class SharedServer:
         for notice in self._notices:
             self._log(notice)
 
-    def _answer(self, request: Request) -> tuple[dict, bytes, bool] | None:
+    def _answer(self, request: Request, session: _Session) -> tuple[dict, bytes, bool] | None:
         """The answer's fields and body, and whether it was answered before, made on the worker thread
-        (pickling a big report takes a while); None if the computation was abandoned."""
+        (pickling a big report takes a while); None if the computation was abandoned. Only reports of a model
+        that no session changes are kept for others: the same request always gets the same one."""
         if self._startup_error is not None:
             return {"status": "failed", "message": self._startup_error}, b"", False
-        key = request.to_json()
-        answered_before = self._answers.get(key)
+        key = request.to_json() if request.is_report and request.model != TRAINED else None
+        answered_before = self._answers.get(key) if key is not None else None
         if answered_before is not None:
             return *answered_before, True
+        while self._gone_work:
+            self._forget(self._gone_work.pop())
+        if session.work is None:
+            from tutor.lm.engine_work import SessionWork
+
+            session.work = SessionWork()
         try:
-            report = self._compute(request, self._checkpoint)
+            report = self._compute(request, self._checkpoint, session.work)
         except _Abandoned:
             return None
         except ValueError as error:
@@ -431,7 +467,8 @@ class SharedServer:
             return {"status": "failed", "message": f"{type(error).__name__}: {error} ({where})"}, b"", False
         body = dump_report(report)
         answer = {"status": "ok", "bytes": len(body)}, body
-        self._answers.put(key, answer)
+        if key is not None:
+            self._answers.put(key, answer)
         return *answer, False
 
 
@@ -475,6 +512,8 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="shared engine")
     parser.add_argument("--socket-folder", type=Path, required=True)
     parser.add_argument("--lifeline", type=int)
+    parser.add_argument("--weights", type=Path, action="append", default=[])
+    parser.add_argument("--allow-training", action="store_true")
     options = parser.parse_args(argv)
     try:
         max_positions()  # a bad LOSS_TUTOR_MAX_POSITIONS would fail every request: say so once, now
@@ -486,7 +525,10 @@ def main(argv: list[str]) -> None:
         from tutor.engine.child import exit_when_closed  # imports torch: sessions wait in the socket's backlog
 
         exit_when_closed(options.lifeline)
-    server = SharedServer(listening)
+    from tutor.core.jobs import weights_labels
+
+    load = functools.partial(loading_model, weights_labels(options.weights), allow_training=options.allow_training)
+    server = SharedServer(listening, load=load)
 
     async def serve() -> int:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.stop)

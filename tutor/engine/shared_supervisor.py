@@ -39,7 +39,8 @@ def _log_to_stderr(line: str) -> None:
 class EngineSupervisor:
     """`socket_folder` must be this user's alone (mode 0700); without one, a fresh one is made in the temporary
     folder (short enough for a socket's path) and removed by `stop`. `max_positions` lowers the limit on
-    positions for every request (as LOSS_TUTOR_MAX_POSITIONS, which the engine reads)."""
+    positions for every request (as LOSS_TUTOR_MAX_POSITIONS, which the engine reads). `weight_files` are the models
+    the engine offers besides the untrained one; `allow_training` lets sessions run the training on the text."""
 
     def __init__(
         self,
@@ -47,6 +48,8 @@ class EngineSupervisor:
         *,
         log: Callable[[str], None] = _log_to_stderr,
         max_positions: int | None = None,
+        weight_files: tuple[Path, ...] = (),
+        allow_training: bool = False,
         restart_delays_s: tuple[float, ...] = RESTART_DELAYS_S,
         stop_grace_s: float = STOP_GRACE_S,
     ):
@@ -54,6 +57,8 @@ class EngineSupervisor:
         self._folder: Path | None = socket_folder
         self._log = log
         self._max_positions = max_positions
+        self._weight_files = weight_files
+        self._allow_training = allow_training
         self._restart_delays_s = restart_delays_s
         self._stop_grace_s = stop_grace_s
         self._lock = threading.Lock()
@@ -125,8 +130,11 @@ class EngineSupervisor:
         environment = dict(os.environ)
         if self._max_positions is not None:
             environment[MAX_POSITIONS_ENV] = str(self._max_positions)
+        models = [part for file in self._weight_files for part in ("--weights", str(file))]
+        models += ["--allow-training"] if self._allow_training else []
         command = entry_command(
-            "tutor.engine.shared_server", "--socket-folder", str(self.socket_folder), "--lifeline", str(lifeline_read)
+            "tutor.engine.shared_server", "--socket-folder", str(self.socket_folder), "--lifeline", str(lifeline_read),
+            *models,
         )
         try:
             process = subprocess.Popen(

@@ -31,7 +31,11 @@ import pickle
 import stat
 from pathlib import Path
 
+from tutor.core.answers import GenerationProgress, ModelMenu, OverfitProgress
 from tutor.core.report import Report
+from tutor.core.training import TextRunProgress
+
+ANSWER_TYPES = (Report, ModelMenu, OverfitProgress, GenerationProgress, TextRunProgress)
 
 SOCKET_NAME = "engine.sock"
 MAX_HEADER_BYTES = 64_000  # a message line; the longest is an error message with a few notices
@@ -103,26 +107,32 @@ def dump_report(report: Report) -> bytes:
 
 
 class _ReportUnpickler(pickle.Unpickler):
-    """Builds the report's own data classes and plain values, and refuses every other class or function,
-    so that bytes which are not a report cannot make it call anything."""
+    """Builds the report's own data classes, the other answers' (tutor/core/answers.py and what they hold) and
+    plain values, and refuses every other class or function, so that bytes which are not an answer cannot make
+    it call anything."""
 
-    ALLOWED = frozenset({"Report", "TokenRow", "Candidate", "TensorView", "BugResult", "ModelCard"})
+    ALLOWED = {
+        "tutor.core.report": frozenset({"Report", "TokenRow", "Candidate", "TensorView", "BugResult", "ModelCard"}),
+        "tutor.core.answers": frozenset({"ModelMenu", "ModelOption", "OverfitProgress", "GenerationProgress"}),
+        "tutor.core.generation": frozenset({"GenerationStep", "Candidate"}),
+        "tutor.core.training": frozenset({"OverfitStepResult", "TextRunProgress", "TextRunPlan"}),
+    }
 
     def find_class(self, module: str, name: str) -> type:
-        if module == "tutor.core.report" and name in self.ALLOWED:
+        if name in self.ALLOWED.get(module, ()):
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"a report does not hold {module}.{name}")
+        raise pickle.UnpicklingError(f"an answer does not hold {module}.{name}")
 
 
 def load_report(data: bytes) -> Report:
-    """The report `dump_report` wrote; `ValueError` for anything else."""
+    """The answer `dump_report` wrote (a report, or a job's answer); `ValueError` for anything else."""
     try:
-        report = _ReportUnpickler(io.BytesIO(data)).load()
+        answer = _ReportUnpickler(io.BytesIO(data)).load()
     except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError) as error:
-        raise ValueError(f"not a report: {error}") from None
-    if not isinstance(report, Report):
-        raise ValueError(f"not a report: a {type(report).__name__}")
-    return report
+        raise ValueError(f"not an answer: {error}") from None
+    if not isinstance(answer, ANSWER_TYPES):
+        raise ValueError(f"not an answer: a {type(answer).__name__}")
+    return answer
 
 
 def _is_count(value: object) -> bool:

@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from tutor.core.jobs import UNTRAINED, untrained_name
 from tutor.core.report import TENSOR_NAMES, Candidate, ModelCard, Report, TensorView, TokenRow
 from tutor.lm.model import GPTModel
 from tutor.lm.tokenizer import decode, token_text
@@ -90,6 +91,8 @@ def model_card(model: GPTModel) -> ModelCard:
         parameter_count=sum(parameter.numel() for parameter in model.parameters()),
         seed=getattr(model, "seed", None),
         training=model.training,
+        choice=getattr(model, "choice", UNTRAINED),
+        name=getattr(model, "display_name", untrained_name(getattr(model, "seed", None))),
     )
 
 

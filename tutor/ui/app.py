@@ -25,6 +25,7 @@ from textual.worker import Worker, get_current_worker
 from tutor.core.counting import shown_number
 from tutor.core.formatting import safe_to_draw
 from tutor.core.glyphs import ascii_cells, lessons_in_ascii
+from tutor.core.jobs import UNTRAINED
 from tutor.core.lessons import Lesson, LessonSet, builtin_lessons_dir, load_lessons
 from tutor.core.progress import Progress, ProgressError, ProgressStore
 from tutor.core.progress_saver import ProgressSaver, ProgressSnapshot
@@ -51,6 +52,7 @@ from tutor.engine.shared_client import SharedEngine
 from tutor.ui.ascii_output import AsciiCells
 from tutor.ui.commands import LessonCommands
 from tutor.ui.ending_signals import quit_on_ending_signals
+from tutor.ui.lab_runner import LabAnswered, LabFailed, LabRunner, MenuAnswered
 from tutor.ui.light_input import with_light_input
 from tutor.ui.messages import (
     ComputeFailed,
@@ -101,6 +103,7 @@ class TutorApp(App):
         workshop_texts: WorkshopTexts | None = None,
         room_notice_path: Path | None = None,
         ascii_only: bool = False,
+        model: str = UNTRAINED,
     ) -> None:
         super().__init__()
         # The terminal shows ASCII only (tutor.core.glyphs.terminal_is_ascii): the tutor's texts are written in
@@ -135,6 +138,8 @@ class TutorApp(App):
             workshop_texts=workshop_texts,
         )
         self.session: Session = restored.session
+        self.session.model = model  # the model every lesson's numbers come from: the first --weights file, if any
+        self.labs = LabRunner(self)  # training and generation, run on the engine a slice at a time
         self.startup_notices = [*progress_notices, *restored.notices]
         self._text_resumed = restored.text_resumed  # `start_up_fallback` may replace a resumed text
         # Published whenever the session changes in a way a screen shows: an attempt begun, finished or abandoned,
@@ -200,11 +205,12 @@ class TutorApp(App):
     # ----- computing ------------------------------------------------------------------------------
 
     def recompute(
-        self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None
+        self, *, text: LoadedText | None = None, settings: Settings | None = None, text_path: str | None = None,
+        model: str | None = None,
     ) -> int:
         """Compute a new report in the background; until it is ready the old one stays on screen.
         Returns the attempt's generation, which `session.outcome` names once it has finished."""
-        attempt = self.session.begin(text=text, settings=settings, text_path=text_path)
+        attempt = self.session.begin(text=text, settings=settings, text_path=text_path, model=model)
         self._refresh_status()
         self.session_changed.publish(self.session)
         self._compute(attempt)
@@ -286,7 +292,7 @@ class TutorApp(App):
     def _compute(self, attempt: Attempt) -> None:
         worker = get_current_worker()
         try:
-            report = self._compute_on_an_engine(attempt.request(), worker)
+            report = self.compute_on_an_engine(attempt.request(), worker)
         except EngineClosed:
             return  # cancelled, or the app is quitting: nobody waits for this answer
         except LearnerError as error:
@@ -298,8 +304,8 @@ class TutorApp(App):
         if not worker.is_cancelled:
             self.post_message(message)
 
-    def _compute_on_an_engine(self, request: Request, worker: Worker[None]) -> Report:
-        """The report for `request`. An engine that dies (killed, out of memory) is replaced and the request
+    def compute_on_an_engine(self, request: Request, worker: Worker[None]) -> Report:
+        """The report for `request` (or its job's answer, for the labs: tutor/ui/lab_runner.py). An engine that dies (killed, out of memory) is replaced and the request
         computed again, once: if that one dies too, this request fails and the next one starts another. An
         engine past its time budget is replaced and the request fails."""
         died_before = False
@@ -405,8 +411,31 @@ class TutorApp(App):
         session = self.session
         if session.busy:
             self.sub_title = session.waiting_words
-        else:
+        else:  # the model is named at the header's right (tutor/ui/widgets/model_header.py), where 80 columns show it
             self.sub_title = safe_to_draw(session.source)  # a file name
+
+    # ----- the models and the labs ----------------------------------------------------------------------
+
+    def choose_model(self, choice: str) -> None:
+        """Every lesson's numbers from now on come from the model `choice` names (tutor/core/jobs.py)."""
+        self.recompute(model=choice)
+
+    def on_lab_answered(self, message: LabAnswered) -> None:
+        self.labs.answered(message)
+
+    def on_lab_failed(self, message: LabFailed) -> None:
+        self.labs.failed(message)
+
+    def on_menu_answered(self, message: MenuAnswered) -> None:
+        self.labs.menu_answered(message)
+        if message.problem is not None:
+            self.notify(message.problem, title="models", severity="error", timeout=10)
+        elif message.menu is not None and message.menu.opened is not None:
+            self.notify(f"opened {message.menu.option(message.menu.opened).name}: every lesson uses it now",
+                        title="models", timeout=6)
+            self.choose_model(message.menu.opened)
+        elif message.menu is not None and message.menu.saved_to is not None:
+            self.notify(f"saved to {safe_to_draw(message.menu.saved_to)}", title="models", timeout=8)
 
     # ----- progress ---------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Command palette provider: "Go to lesson …" for every lesson.
+"""Command palette provider: "Go to lesson …" for every lesson; and the lesson screen's commands for the model.
 
 Lesson titles and ids come from files, so they reach the palette as plain `Content`, never as markup
 (the palette reads a plain string as markup: `[/]` in a title raised MarkupError, `[CLS]` vanished)."""
@@ -7,13 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
+from typing import TYPE_CHECKING
 
+from textual.app import SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 
 from tutor.core.counting import shown_number
 from tutor.core.formatting import safe_to_draw
+from tutor.core.model_choice import LIST, OPEN, SAVE, may_open_files, may_save_trained
 from tutor.ui.typed_app import ReachesTutorApp
+
+if TYPE_CHECKING:
+    from tutor.ui.screens.lesson import LessonScreen
 
 
 def highlight_plain(matcher: Matcher, text: str) -> Content:
@@ -46,3 +52,19 @@ class LessonCommands(ReachesTutorApp, Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, highlight_plain(matcher, name), partial(self._go, index), text=name, help=lesson_id)
+
+
+def model_commands(screen: LessonScreen) -> Iterator[SystemCommand]:
+    """Choosing the model; opening a weights file and saving the trained model only where the engine does that
+    (never in a workshop) and, for saving, once a model has been trained."""
+    app = screen.tutor_app
+    menu = app.labs.menu
+    yield SystemCommand("Choose the model…", "Untrained, trained in this session, or a weights file",
+                        partial(screen.action_choose_model, LIST))
+    if may_open_files(menu, in_a_workshop=app.workshop_texts is not None):
+        yield SystemCommand("Open a weights file…",
+                            "The book's .pth, Hugging Face GPT-2 safetensors, or one saved here",
+                            partial(screen.action_choose_model, OPEN))
+    if may_save_trained(menu):
+        yield SystemCommand("Save the trained model…", "As safetensors, to open again later",
+                            partial(screen.action_choose_model, SAVE))

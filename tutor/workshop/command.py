@@ -46,7 +46,8 @@ async def _serve(options: ServeOptions, host_key: asyncssh.SSHKey) -> int:
     """One model for the room: the shared engine starts first (it loads the model while the server starts),
     every session's app computes on it, and it stops with the server."""
     log = ServeLog()
-    engine = EngineSupervisor(log=log.write, max_positions=options.max_positions)
+    engine = EngineSupervisor(log=log.write, max_positions=options.max_positions, weight_files=options.weight_files,
+                              allow_training=options.allow_training)
     engine.start()
     try:
         return await _serve_with(engine, options, host_key, log)
@@ -132,10 +133,19 @@ def banner(options: ServeOptions, port: int, host_key: asyncssh.SSHKey) -> str:
     lines += [
         f"participants type:  ssh -p {port} THEIR-NAME@{address}",
         texts_offered(options.texts_dir),
+        models_offered(options),
         f"progress is kept per name in {safe_to_draw(str(options.participants_dir))}",
         "stop with ctrl+c: every session is ended and its progress saved",
     ]
     return "\n".join(lines)
+
+
+def models_offered(options: ServeOptions) -> str:
+    files = ", ".join(safe_to_draw(file.name) for file in options.weight_files)
+    models = f"models: the untrained one and {files}" if files else "models: the untrained one (--weights FILE offers more)"
+    training = ("participants may train on their text, one run at a time" if options.allow_training
+                else "training on the text is off (--allow-training turns it on); overfitting a batch is on")
+    return f"{models}; {training}"
 
 
 def texts_offered(texts_dir: Path | None, shown: int = 5) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from asyncssh.saslprep import SASLPrepError, saslprep
 
 from tutor.cli import PROG, UsageError
+from tutor.core.formatting import safe_to_draw
 from tutor.core.progress import state_dir
 from tutor.core.settings import MAX_POSITIONS_ENV, max_positions, parse_max_positions
 from tutor.core.texts import open_regular_file
@@ -65,6 +66,8 @@ class ServeOptions:
     max_positions: int | None = None  # the room's limit on positions, if lower than the server's own
     engine_folder: Path | None = None  # the room's shared engine socket folder, once it is started
     session_start: str = "fork"  # one of SESSION_STARTS
+    weight_files: tuple[Path, ...] = ()  # models offered to the room besides the untrained one (`--weights`)
+    allow_training: bool = False  # participants may run the full training on the text, one run at a time
 
     @property
     def participants_dir(self) -> Path:
@@ -127,6 +130,12 @@ def build_serve_parser() -> argparse.ArgumentParser:
                         f"(default {state_dir() / 'workshop'})")
     parser.add_argument("--colors", choices=list(COLOR_SYSTEMS), help="colours participants' terminals show "
                         "(default: as their TERM says; SSH does not pass on truecolor support)")
+    parser.add_argument("--weights", metavar="FILE", action="append", default=[],
+                        help="offer the room the model in FILE (book .pth, Hugging Face GPT-2 .safetensors, or one this "
+                        "tutor saved), loaded once and shared; repeat for several")
+    parser.add_argument("--allow-training", action="store_true",
+                        help="let participants run the full training on their text (minutes of the room's CPU; one run "
+                        "at a time); overfitting a batch and generating are always allowed")
     parser.add_argument("--headless", action="store_true", help="print a plain log instead of the dashboard")
     parser.add_argument("--session-start", choices=SESSION_STARTS, default="fork", help="fork: each session from a "
                         "parent that has the app loaded (fast, shares memory; the default); process: each a new "
@@ -149,7 +158,17 @@ def parse_serve_options(argv: list[str]) -> ServeOptions:
         colors=args.colors,
         headless=args.headless,
         session_start=args.session_start,
+        weight_files=tuple(_weight_file(name) for name in args.weights),
+        allow_training=args.allow_training,
     )
+
+
+def _weight_file(name: str) -> Path:
+    """A --weights file, checked to exist now: the engine opens it, and says there if it is not a model."""
+    file = Path(name).expanduser()
+    if not file.is_file():
+        raise UsageError(f"--weights: {'not a file' if file.exists() else 'no such file'}: {safe_to_draw(str(file))}")
+    return file.absolute()
 
 
 def _position_limit(limit: int | None) -> int | None:

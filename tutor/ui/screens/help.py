@@ -31,11 +31,14 @@ computed live by a real (untrained) GPT-2-sized model on your text.
 | `t` | the next tab of the panes (code, tensors, tokens…), with the focus in it |
 | `e` | edit the text, or open a file |
 | `s` | change batch size, context length, stride, seed, shuffle, batch |
+| `m` | choose the model: untrained, trained in this session, or a weights file (open one, save one) |
 | `↑` `↓` `pgup` `pgdn` `home` `end` | move along the token table (`▶` marks the row) |
 | `enter` on a token | inspect that position: top-10 predictions (or click it twice) |
 | `a` | answer this lesson's check (after a right answer: on to the next check); `h` shows the next hint |
 | in the answer box | `enter` checks your answer, `F1` or the Hint button shows a hint, `escape` gives the lesson's keys back |
 | `↓` `↑` `pgdn` `pgup` on the heatmap | select the next / previous token, the next / previous row |
+| in the training lessons | `r` runs or pauses the training, `o` takes one overfitting step, `x` starts over, `u` makes every lesson use the model trained here (`m` saves it) |
+| in the Generate pane | `enter` edits the prompt and, in a field, generates; `r` pauses / resumes; `,` `.` the previous / next token's candidates; `↑` `↓` scroll; `escape` leaves a field |
 | `f` | in a workshop: go to the lesson the instructor suggests |
 | `ctrl+p` | command palette: go to lesson …, start over, theme … |
 | `?` | this help; `escape` closes it |

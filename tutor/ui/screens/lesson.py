@@ -12,15 +12,21 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widget import MountError
-from textual.widgets import Header, Input, Static
+from textual.widgets import Input, Static
 
 from tutor.core.counting import DIGIT_KEYS, of_total, shown_number
 from tutor.core.formatting import safe_to_draw
+from tutor.core.jobs import TRAINED
+from tutor.core.lab import OVERFIT, OVERFIT_TARGET_STEPS
 from tutor.core.lessons import Lesson, LessonSet
+from tutor.core.model_choice import LIST
 from tutor.core.session import Session
+from tutor.core.training_view import RESTART, RUN, STEP, USE, lab_keys, lesson_lab
+from tutor.ui.commands import model_commands
 from tutor.ui.typed_app import ReachesTutorApp, follow_session
 from tutor.ui.widgets.explanation import ExplanationPane
 from tutor.ui.widgets.lesson_text import LessonText
+from tutor.ui.widgets.model_header import ModelHeader
 from tutor.ui.widgets.priority_footer import PriorityFooter
 from tutor.ui.widgets.steady_static import SteadyStatic
 
@@ -39,11 +45,13 @@ WIDE_FROM = 110  # columns from which the lesson list is shown beside the lesson
 SIDE_BY_SIDE_FROM = 160
 LESSON_KEYS = Binding.Group("lesson")
 # The footer's keys, most needed first: on a narrow screen it drops them from the end, so Quit and Help stay.
-FOOTER_KEEP = ("quit", "help", "step", "answer", "follow", "zoom", "settings", "edit_text", "command_palette", "row")
+FOOTER_KEEP = ("quit", "help", "step", "lab_run", "lab_step", "lab_restart", "lab_use", "answer", "follow", "zoom",
+               "settings", "edit_text", "command_palette", "row")
 ROW_KEYS = Binding.Group("row")
 REST_OF_THE_SCREEN = ("tutor.ui.widgets.lesson_list", "tutor.ui.widgets.check_panel", "tutor.ui.widgets.panes")
+LAB_ACTIONS = {"lab_run": RUN, "lab_step": STEP, "lab_restart": RESTART, "lab_use": USE}
 SCREENS_OPENED_BY_KEYS = ("tutor.ui.screens.help", "tutor.ui.screens.inspector", "tutor.ui.screens.settings_screen",
-                          "tutor.ui.screens.text_screen")
+                          "tutor.ui.screens.text_screen", "tutor.ui.screens.model_screen")
 
 
 def _width_classes(width: int) -> list[str]:
@@ -70,6 +78,13 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         Binding("right_square_bracket", "row(1)", "Next batch row", key_display="]", id="next-row", group=ROW_KEYS),
         Binding("e", "edit_text", "Text", id="edit-text"),
         Binding("s", "settings", "Settings", id="settings"),
+        Binding("m", "choose_model", "Model", tooltip="Which model every lesson's numbers come from",
+                id="choose-model"),
+        # The training lessons' keys: only in a lesson whose pane runs a training lab (see `check_action`).
+        Binding("r", "lab_run", "Run/pause", id="lab-run"),
+        Binding("o", "lab_step", "One step", id="lab-step"),
+        Binding("x", "lab_restart", "Start over", id="lab-restart"),
+        Binding("u", "lab_use", "Use it", tooltip="Every lesson computes with the model trained here", id="lab-use"),
         Binding("a", "answer", "Answer", id="answer-check"),
         Binding("h", "hint", "Hint", show=False, id="hint"),
         Binding("l", "toggle_list", "Lessons", show=False, id="toggle-lesson-list"),
@@ -91,11 +106,12 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         self._lessons_shown: LessonSet | None = None
         self._lesson_shown: Lesson | None = None
         self._suggestion_shown: int | None = None  # the index of the lesson the instructor suggests, while pending
+        self._lab_keys_shown: frozenset[str] = frozenset()  # the training lab's keys the footer shows
 
     # ----- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModelHeader()
         with Horizontal(id="body"):
             yield Container(id="lesson-list-slot")
             with Container(id="lesson-area"):
@@ -110,6 +126,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
 
     def on_mount(self) -> None:
         follow_session(self, self._session_changed)
+        self.tutor_app.labs.changed.subscribe(self, lambda labs: self._refresh_lab_keys())
         self.show_lesson()
         self.query_one(ExplanationPane).focus()
         self.call_after_refresh(self._import_then, REST_OF_THE_SCREEN, self._mount_the_rest)
@@ -178,6 +195,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         app, lesson = self.tutor_app, self.lesson
         before = self._lesson_shown
         self._lessons_shown, self._lesson_shown = app.lessons, lesson
+        self._refresh_lab_keys()
         if lesson is None:
             self._show_no_lessons()
             return
@@ -297,9 +315,49 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "follow":
             return self._suggestion_shown is not None
+        if action in LAB_ACTIONS:
+            return LAB_ACTIONS[action] in self._lab_keys()
         if action == "step" and isinstance(self.focused, Input):
             return False  # ← → move the cursor in the answer box (the key goes on to it)
         return super().check_action(action, parameters)
+
+    # ----- the training lessons' keys ---------------------------------------------------------------
+
+    def _lesson_lab(self) -> str | None:
+        return lesson_lab(self.lesson.panes) if self.lesson is not None else None
+
+    def _lab_keys(self) -> frozenset[str]:
+        return lab_keys(self._lesson_lab(), self.tutor_app.labs.labs)
+
+    def _refresh_lab_keys(self) -> None:
+        keys = self._lab_keys()
+        if keys != self._lab_keys_shown:
+            self._lab_keys_shown = keys
+            self.refresh_bindings()
+
+    def action_lab_run(self) -> None:
+        """Run the lab, or pause it; an overfitting run that reached its target steps trains on for as many more."""
+        kind, labs = self._lesson_lab(), self.tutor_app.labs
+        if kind is None:
+            return
+        lab = labs.labs[kind]
+        steps = getattr(lab.latest, "steps", ())
+        if kind == OVERFIT and not lab.running and steps and steps[-1].step >= lab.target_steps:
+            lab.target_steps = steps[-1].step + OVERFIT_TARGET_STEPS
+        labs.toggle(kind)
+
+    def action_lab_step(self) -> None:
+        self.tutor_app.labs.step_once()
+
+    def action_lab_restart(self) -> None:
+        kind = self._lesson_lab()
+        if kind is not None:
+            self.tutor_app.labs.cancel(kind)
+
+    def action_lab_use(self) -> None:
+        self.tutor_app.choose_model(TRAINED)
+        self.notify("every lesson now computes with the model trained here (m chooses another, or saves it)",
+                    title="model", timeout=6)
 
     def action_follow(self) -> None:
         self.tutor_app.follow_suggestion()
@@ -358,12 +416,18 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
 
         self.app.push_screen(SettingsScreen())
 
+    def action_choose_model(self, focus: str = LIST) -> None:
+        from tutor.ui.screens.model_screen import ModelScreen
+
+        self.app.push_screen(ModelScreen(focus))
+
     def system_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Next lesson", "Go to the next lesson", lambda: self.action_step(1))
         yield SystemCommand("Previous lesson", "Go to the previous lesson", lambda: self.action_step(-1))
         yield SystemCommand("Edit text or open a file", "Use your own text", self.action_edit_text)
         yield SystemCommand("Settings", "Batch size, context length, stride, seed, shuffle, batch", self.action_settings)
         yield SystemCommand("Toggle lesson list", "Show or hide the list of lessons", self.action_toggle_list)
+        yield from model_commands(self)
 
     # ----- events ---------------------------------------------------------------------------------
 

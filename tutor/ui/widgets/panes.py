@@ -15,17 +15,24 @@ from tutor.core.report import Report
 from tutor.core.session import Session
 from tutor.ui.widgets.bug_lab import BugLabPane
 from tutor.ui.widgets.code_pane import CodePane
+from tutor.ui.widgets.generate_pane import GeneratePane
 from tutor.ui.widgets.heatmap import HeatmapPane
+from tutor.ui.widgets.overfit_pane import OverfitPane
 from tutor.ui.widgets.tensor_pane import TensorPane
 from tutor.ui.widgets.token_table import TokenTable
+from tutor.ui.widgets.train_text_pane import TrainTextPane
 
-TABS = {"code": "Code", "tensors": "Tensors", "tokens": "Tokens", "heatmap": "Heatmap", "bug_lab": "Bug lab"}
+TABS = {"code": "Code", "tensors": "Tensors", "tokens": "Tokens", "heatmap": "Heatmap", "bug_lab": "Bug lab",
+        "overfit": "Overfit", "train_text": "Train", "generate": "Generate"}
 PANE_WIDGETS = {
     "code": lambda: CodePane(id="code-pane"),
     "tensors": lambda: TensorPane(id="tensor-pane"),
     "tokens": lambda: TokenTable(id="token-table"),
     "heatmap": lambda: HeatmapPane(id="heatmap-pane"),
     "bug_lab": lambda: BugLabPane(id="bug-lab-pane"),
+    "overfit": lambda: OverfitPane(id="overfit-pane"),
+    "train_text": lambda: TrainTextPane(id="train-text-pane"),
+    "generate": lambda: GeneratePane(id="generate-pane"),
 }
 
 
@@ -152,6 +159,9 @@ class PaneArea(Container):
             TokenTable: (report, session.row, lesson.stage, waiting),
             HeatmapPane: (report, waiting),
             BugLabPane: (report, waiting),
+            OverfitPane: (report,),  # its steps it draws from app.labs, as they change
+            TrainTextPane: (),
+            GeneratePane: (session.text.text,),  # the rest it draws from app.labs, as they change
         }[type(pane)]
         drawn = (self.app.theme, *arguments)
         if not _same(self._drawn.get(tabs.active), drawn):
