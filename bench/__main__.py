@@ -25,6 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.generation import SPEEDUP, WITH_CACHE_TOKENS_PER_SECOND, measure_generation
+from bench.training import measure_training
+from bench.training_ui import TEXT_RUN_SECONDS, measure_training_stalls
+from bench.weights import FORMATS, measure_weights, write_weight_files
+
 # Targets.
 WARM_READY_S = 1.4      # launch to model ready, warm cache
 ONE_PROCESS_MB = 800    # peak RSS of one process that loads the model and runs a (2, 8) forward
@@ -37,6 +42,9 @@ FIRST_FRAME_S = 0.30    # launch to the app's first frame
 NUMBERS_READY_S = 1.6   # launch to the lesson's live numbers, warm cache
 STALL_MS = 50           # longest pause of the app's event loop while loading or computing
 CHANGE_MS = 50          # changing lesson or batch row
+
+TEXT_RUN_S = 240        # the text run's default run, whole, on the sample story (issue 12)
+OVERFIT_STEP_S = 0.9    # one overfitting step of the default (2, 8) batch, as issue 12 measured it (no target)
 
 # Every child runs isolated (-I): it imports the installed tutor, never one from the current folder
 # (`make bench` runs in the source tree), and ignores PYTHON* variables.
@@ -329,6 +337,10 @@ def last_line(text: str) -> str:
 
 def within(value: float, limit: float) -> str:
     return "ok" if value <= limit else "MISSED"
+
+
+def at_least(value: float, limit: float) -> str:
+    return "ok" if value >= limit else "MISSED"
 
 
 def seconds(value: float) -> str:
@@ -660,6 +672,98 @@ def bench_paste(bench: Bench) -> list[Row]:
     return [Row(f"app: {PASTE_BYTES // 1000} kB typed as keys, interface RSS", f"{megabytes(before)} → {megabytes(peak)}")]
 
 
+def bench_training(bench: Bench) -> list[Row]:
+    """Training the 124M model from the warm cache, each part in its own child (bench/training.py): overfitting the
+    default (2, 8) batch of the sample story for 25 steps, and the text run's default run on it, whole. Run once,
+    whatever --runs says: the step times are medians of the run's own steps, and the whole run takes minutes."""
+    figures = measure_training(bench.env(bench.warm_cache))
+    overfit, run = figures["overfit"], figures["text_run"]
+    settings, plan = run["settings"], run["plan"]
+    last_step = max(overfit["eval_loss"], key=int)
+    total = run["set_up_seconds"] + run["seconds"]
+    (first_train, first_val), (last_at, last_train, last_val) = run["first_evaluation"], run["last_evaluation"]
+    window = f"({settings['batch_size']}, {settings['context_length']})"
+    return [
+        Row(f"overfit {tuple(overfit['batch'])}: step, median of {last_step}", seconds(overfit["step_seconds_median"]),
+            f"issue measured ~{OVERFIT_STEP_S} s"),
+        Row(f"overfit: eval loss, step 0 → {last_step}",
+            f"{overfit['eval_loss']['0']:.2f} → {overfit['eval_loss'][last_step]:.3f}"),
+        Row("overfit: peak RSS", megabytes(overfit["peak_rss_mb"] * 1024)),
+        Row(f"text run {window}: step, median", seconds(run["step_seconds_median"])),
+        Row(f"text run: evaluation ({settings['eval_iter']} + {settings['eval_iter']} batches)",
+            seconds(run["evaluation_seconds_median"])),
+        Row(f"text run: whole, {settings['epochs']} epochs = {plan['total_steps']} steps", seconds(total),
+            f"≤ {TEXT_RUN_S} s", within(total, TEXT_RUN_S) if run["finished"] else "failed: did not finish"),
+        Row("text run: train / val loss, first evaluation", f"{first_train:.2f} / {first_val:.2f}"),
+        Row(f"text run: train / val loss, step {last_at}", f"{last_train:.2f} / {last_val:.2f}"),
+        Row("text run: peak RSS", megabytes(run["peak_rss_mb"] * 1024)),
+    ]
+
+
+def bench_generation(bench: Bench) -> list[Row]:
+    """Generating 200 tokens at temperature 0 with the untrained 124M model, with the KV cache and without
+    (bench/generation.py): new tokens per second, the median of --runs runs of each."""
+    figures = measure_generation(runs=bench.runs, env=bench.env(bench.warm_cache))
+    cached, uncached = figures["with_cache_tokens_per_second"], figures["without_cache_tokens_per_second"]
+    new_tokens = figures["new_tokens"]
+    return [
+        Row(f"generate {new_tokens} tokens, KV cache", f"{cached:.1f} tok/s",
+            f"≥ {WITH_CACHE_TOKENS_PER_SECOND:g} tok/s", at_least(cached, WITH_CACHE_TOKENS_PER_SECOND)),
+        Row(f"generate {new_tokens} tokens, no cache", f"{uncached:.1f} tok/s"),
+        Row("generate: KV cache speed-up", f"{figures['speedup']:.1f}×", f"≥ {SPEEDUP:g}×",
+            at_least(figures["speedup"], SPEEDUP)),
+        Row("generate: same tokens with and without", "yes" if figures["same_tokens"] else "no", "the same",
+            "ok" if figures["same_tokens"] else "MISSED"),
+    ]
+
+
+def bench_weights(bench: Bench) -> list[Row]:
+    """A 124M weights file (GPT-2's configuration) in each format the tutor reads (bench/weights.py): written into
+    the scratch folder, then loaded with read_weights_file in fresh children. Load time, and peak RSS once loaded
+    and after a (2, 8) forward, which reads every weight."""
+    folder = bench.scratch / "weight-files"
+    folder.mkdir()
+    try:
+        env = bench.env(bench.scratch)
+        figures = measure_weights(write_weight_files(folder, env), env, bench.runs)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # about 1.8 GB
+    rows = []
+    for name in FORMATS:
+        file = figures[name]
+        rows += [
+            Row(f"load {name} ({file['file_mb']:,.0f} MB)", seconds(file["seconds"])),
+            Row(f"peak RSS, {name}, loaded", megabytes(file["peak_mb_loaded"] * 1024)),
+            Row(f"peak RSS, {name}, + forward", megabytes(file["peak_mb_forward"] * 1024)),
+        ]
+    return rows
+
+
+def bench_ui_training(bench: Bench) -> list[Row]:
+    """The app, headless, with its computing process and the 124M model (bench/training_ui.py): the longest stall of
+    its event loop while the text run trains for 20 s, and while it overfits the batch (25 steps). The worst of
+    --runs launches."""
+    runs = []
+    for run in range(bench.runs):
+        env = bench.env(bench.warm_cache)
+        env["LOSS_TUTOR_STATE_DIR"] = str(bench.scratch / f"training-state-{run}")  # each launch a new learner
+        runs.append(measure_training_stalls(env))
+    rows = []
+    for key, name in (("text_run", f"text run ({TEXT_RUN_SECONDS:g} s)"), ("overfit", "overfitting")):
+        worst = max(run[key]["stall_ms"] for run in runs)
+        problems = {run[key]["problem"] for run in runs} - {None}
+        first = [run[key]["first_progress_s"] for run in runs]
+        steps = statistics.median(run[key]["steps"] for run in runs)
+        rows += [
+            Row(f"app: longest stall, {name} (worst)", f"{worst:,.0f} ms", f"≤ {STALL_MS} ms",
+                f"failed: {problems}" if problems else within(worst, STALL_MS)),
+            Row(f"app: {name}, start to first progress",
+                seconds(statistics.median(first)) if None not in first else "none"),
+            Row(f"app: {name}, steps done", f"{steps:g}"),
+        ]
+    return rows
+
+
 SECTIONS: list[tuple[str, Callable[[Bench], list[Row]]]] = [
     ("ready", bench_ready),
     ("forward", bench_forward),
@@ -670,11 +774,15 @@ SECTIONS: list[tuple[str, Callable[[Bench], list[Row]]]] = [
     ("app", bench_app),
     ("lessons", bench_lessons),
     ("paste", bench_paste),
+    ("training", bench_training),
+    ("generation", bench_generation),
+    ("weights", bench_weights),
+    ("ui-training", bench_ui_training),
 ]
 
 
 def print_row(section: str, row: Row) -> None:
-    print(f"{section:<8} {row.label:<46} {row.value:>10}  {row.target:<26} {row.verdict}", flush=True)
+    print(f"{section:<11} {row.label:<46} {row.value:>10}  {row.target:<26} {row.verdict}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

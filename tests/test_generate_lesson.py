@@ -155,8 +155,9 @@ class GatedGenerations(InProcessEngine):
 @pytest.fixture
 def tiny(monkeypatch):
     """The engine's untrained model is a one-layer GPT; the engine's clock steps; generations flow freely."""
-    import tutor.lm.engine_work as engine_work
     from tiny_gpt import tiny_gpt
+
+    import tutor.lm.engine_work as engine_work
 
     model = tiny_gpt(3, emb_dim=8)
     monkeypatch.setattr(engine_work, "default_model", lambda: model)
@@ -225,8 +226,8 @@ async def test_a_prompt_is_continued_to_the_last_token_and_its_candidates_drawn(
         progress = lab.latest
         assert isinstance(progress, GenerationProgress) and progress.finished
         assert progress.token_count == len(lab.steps) == 12
-        # streamed a slice at a time, and one more slice finds the continuation complete
-        assert GatedGenerations.slices == 12 // TOKENS_PER_SLICE + 1
+        # streamed a slice at a time; the slice that draws the last token says it is complete
+        assert GatedGenerations.slices == 12 // TOKENS_PER_SLICE
         expected = generate(tiny, PROMPT, GenerationSettings(max_new_tokens=12), model_name="tiny")
         assert [step.token_id for step in lab.steps] == list(expected.token_ids)  # greedy, cached: the CLI's tokens
 

@@ -19,7 +19,7 @@ from tutor.lm.generation import (
     generation_steps,
     keep_top_k,
 )
-from tutor.lm.matvec import linears
+from tutor.lm.matvec import SplitLinears, small_operations_on_one_thread
 from tutor.lm.model import GPTModel, generate_tokens
 from tutor.lm.tokenizer import decode, encode
 
@@ -147,35 +147,38 @@ def test_a_model_in_training_mode_generates_without_dropout_and_is_left_training
         deep_model.eval()
 
 
-def test_linears_on_two_cores_are_f_linear():
+def test_split_linears_are_f_linear():
     generator = torch.Generator().manual_seed(6)
     vector = torch.randn(8, generator=generator)
     layers = [(torch.randn(7, 8, generator=generator), torch.randn(7, generator=generator)),
               (torch.randn(50257, 8, generator=generator), None)]
     with torch.inference_mode():
-        for threads in (2, 1):
-            previous = torch.get_num_threads()
-            torch.set_num_threads(threads)
-            try:
-                results = linears(vector, layers)
-            finally:
-                torch.set_num_threads(previous)
-            for result, (weight, bias) in zip(results, layers):
-                assert torch.allclose(result, torch.nn.functional.linear(vector, weight, bias), atol=1e-6)
+        for two_cores in (True, False):
+            split = SplitLinears(layers, two_cores=two_cores)
+            for given in (vector, -vector):  # the second call overwrites the first's results
+                results = split(given)
+                assert all(result is kept for result, kept in zip(results, split.results))
+                for result, (weight, bias) in zip(results, layers):
+                    assert torch.allclose(result, torch.nn.functional.linear(given, weight, bias), atol=1e-6)
 
 
 def test_a_failure_on_the_helper_thread_is_raised_to_the_caller():
     vector = torch.randn(8)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with torch.inference_mode():
-            with pytest.raises(RuntimeError, match="size"):  # the helper's half of the bias (2) for 3 rows
-                linears(vector, [(torch.randn(6, 8), torch.randn(5))])
-            [result] = linears(vector, [(torch.eye(8), None)])  # and the next call is served as usual
-    finally:
-        torch.set_num_threads(previous)
+    with torch.inference_mode():
+        broken = SplitLinears([(torch.randn(6, 8), torch.randn(5))], two_cores=True)
+        with pytest.raises(RuntimeError, match="size"):  # the helper's half of the bias (2) for 3 rows
+            broken(vector)
+        [result] = SplitLinears([(torch.eye(8), None)], two_cores=True)(vector)  # the next call is served
     assert torch.equal(result, vector)
+
+
+def test_small_operations_on_one_thread_restores_the_thread_count():
+    threads = torch.get_num_threads()
+    with small_operations_on_one_thread():
+        assert torch.get_num_threads() == 1
+    with pytest.raises(KeyError), small_operations_on_one_thread():
+        raise KeyError
+    assert torch.get_num_threads() == threads
 
 
 # ----- the steps -----------------------------------------------------------------------------------------------

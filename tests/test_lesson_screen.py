@@ -45,7 +45,7 @@ async def test_next_and_previous_keys_move_one_lesson_within_bounds(make_app):
         assert isinstance(screen, LessonScreen)
         assert app.lesson_index == 0
         last = len(app.lessons.lessons) - 1
-        assert last == 9
+        assert last == 12
 
         steps = [("right", 1), ("n", 2), ("space", 3), ("left", 2), ("p", 1), ("left", 0), ("p", 0)]
         for key, expected in steps:
@@ -53,13 +53,15 @@ async def test_next_and_previous_keys_move_one_lesson_within_bounds(make_app):
             assert app.lesson_index == expected, f"after {key!r}"
         assert app.session.lesson_id == "overview"
 
-        assert screen.title == f"loss-tutor · lesson 1 of 10: {app.lessons.lessons[0].title}"
-        await press_and_settle(pilot, "0")  # lesson 10, the last
-        assert app.lesson_index == last
-        for key in ("right", "space"):
-            await press_and_settle(pilot, key)
-            assert app.lesson_index == last, f"{key!r} went past the last lesson"
-        assert screen.title == f"loss-tutor · lesson 10 of 10: {app.lessons.lessons[9].title}"
+        assert screen.title == f"loss-tutor · lesson 1 of 13: {app.lessons.lessons[0].title}"
+        await press_and_settle(pilot, "0")  # lesson 10
+        assert app.lesson_index == 9
+        for _ in range(5):
+            await press_and_settle(pilot, "right")
+        assert app.lesson_index == last, "→ went past the last lesson"
+        await press_and_settle(pilot, "space")
+        assert app.lesson_index == last, "space went past the last lesson"
+        assert screen.title == f"loss-tutor · lesson 13 of 13: {app.lessons.lessons[12].title}"
 
 
 async def test_digit_keys_go_to_the_lesson_of_that_number_as_shown(make_app):
@@ -71,7 +73,7 @@ async def test_digit_keys_go_to_the_lesson_of_that_number_as_shown(make_app):
             await press_and_settle(pilot, digit)
             assert app.lesson_index == number - 1
             assert app.session.lesson_id == app.lessons.lessons[number - 1].id
-            assert screen.title.startswith(f"loss-tutor · lesson {number} of 10: ")
+            assert screen.title.startswith(f"loss-tutor · lesson {number} of 13: ")
             assert lesson_text(screen).splitlines()[0].startswith("# ")
 
 
@@ -285,7 +287,7 @@ async def test_every_lesson_shows_the_numbers_of_loss_tutor_json(make_app):
         await press_and_settle(pilot, "right")
         assert app.session.lesson_id == "tokenize"
         assert f"This text has {values['character_count']:,} characters." in text()
-        assert screen.title == f"loss-tutor · lesson 2 of 10: {app.lessons.lessons[1].title}"
+        assert screen.title == f"loss-tutor · lesson 2 of 13: {app.lessons.lessons[1].title}"
 
         # 3 windows: the ids of row 1, in the table and in the tensor pane, and the first row drawn aligned
         await press_and_settle(pilot, "right")
@@ -362,7 +364,7 @@ async def test_every_lesson_shows_the_numbers_of_loss_tutor_json(make_app):
         # 10 bug lab
         await press_and_settle(pilot, "right")
         assert app.session.lesson_id == "bug-lab"
-        assert screen.title == f"loss-tutor · lesson 10 of 10: {app.lessons.lessons[9].title}"
+        assert screen.title == f"loss-tutor · lesson 10 of 13: {app.lessons.lessons[9].title}"
         assert shown(view(screen, "bug_lab")).startswith(f"correct loss: {format_number(data['loss_pytorch'])}\n")
 
 

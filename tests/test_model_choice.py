@@ -265,3 +265,18 @@ def test_model_form_snapshot(snap_compare, make_fixed_app):
         await press_and_settle(pilot, "m")
 
     assert snap_compare(make_fixed_app(engine_factory=FixedMenuEngine), terminal_size=(80, 24), run_before=open_form)
+
+
+async def test_a_model_that_is_gone_gives_way_to_the_untrained_one_with_a_notice(untrained):
+    """What this session trained lives in its computing process: a replaced process has none, so a request for the
+    trained model falls back to the untrained one, and says why, instead of leaving the lessons without numbers."""
+    app, _ = tutor_app(EngineModels(), model=TRAINED)
+    async with app.run_test(size=(80, 24)) as pilot:
+        notices = record_notifications(app)
+        await settle(pilot)
+        for _ in range(200):
+            if app.session.report is not None and not app.session.busy:
+                break
+            await pilot.pause(0.05)
+        assert app.session.report.model.choice == UNTRAINED and app.session.model == UNTRAINED
+        assert any("no model has been trained" in message for _, _, message in notices)

@@ -81,7 +81,7 @@ async def test_panes_heatmap_and_header_count_rows_and_lessons_from_one(make_app
         await settle(pilot)
         await press_and_settle(pilot, "9")  # the recap, its heatmap in view
         screen = app.screen
-        assert screen.title.startswith("loss-tutor · lesson 9 of 10: Recap")
+        assert screen.title.startswith("loss-tutor · lesson 9 of 13: Recap")
         assert str(screen.query_one("#panes").border_title) == "batch row 1 of 2"
         heatmap = shown(screen.query_one("#heatmap-text"))
         assert "row 1 of 2  loss " in heatmap and "row 2 of 2  loss " in heatmap and "row 0 " not in heatmap

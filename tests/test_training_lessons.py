@@ -115,10 +115,11 @@ class LabEngine(InProcessEngine):
 
 @pytest.fixture
 def tiny(monkeypatch):
+    from tiny_gpt import tiny_gpt
+
     import tutor.lm.engine_work
     import tutor.lm.training
     import tutor.lm.walkthrough
-    from tiny_gpt import tiny_gpt
 
     model = tiny_gpt(3, emb_dim=8).requires_grad_(False)
     model.seed = 42
@@ -190,7 +191,7 @@ async def test_o_takes_one_step_and_r_runs_to_the_target_until_every_target_is_r
         assert status(pane, "overfit") == "step 1 of 25 · paused · r goes on, o one step, x starts over"
         numbers = shown(pane.query_one("#overfit-numbers"))
         assert numbers.startswith(f"loss {loss_text(first.eval_loss)} · perplexity {perplexity_text(first.perplexity)}")
-        assert numbers.endswith(f"\ntrain-mode loss {loss_text(first.train_loss)}")
+        assert numbers.endswith(f"\ntrain-mode loss {loss_text(first.train_loss)}\n{first.seconds:.2f} s for this step")
         chart = pane.query_one(LossChart)
         assert [len(series.points) for series in chart.series] == [2, 1]
         assert "u" in footer_keys(app)
@@ -209,6 +210,10 @@ async def test_o_takes_one_step_and_r_runs_to_the_target_until_every_target_is_r
         assert targets.count("✓") == 16 and "✗" not in targets and targets.startswith("row 1: ✓")
         assert [len(series.points) for series in chart.series] == [26, 25]
 
+        await pilot.press("tab", "z")  # the pane takes the focus, and the whole screen
+        await settle(pilot)
+        assert app.focused is pane and app.screen.maximized is app.screen.query_one("#panes")
+        await pilot.press("z")
         lesson = app.lesson_index
         await pilot.press("left")  # the lesson keys still work
         await settle(pilot)
@@ -265,6 +270,14 @@ async def test_u_makes_every_lesson_use_the_trained_model(tiny):
         app.go_to_lesson(app.lessons.index_of("perplexity"))
         await settle(pilot)
         assert app.session.report is report and header_model(app).startswith("model: trained here")
+
+        pane = await open_lesson(pilot, "overfit")
+        assert not pane.query_one("#overfit-changed").display
+        app.recompute(settings=replace(app.session.settings, batch_index=1))  # as the settings form does
+        await settle(pilot)
+        assert app.session.report.targets != report.targets and app.session.report.model.choice == TRAINED
+        changed = pane.query_one("#overfit-changed")
+        assert changed.display and shown(changed).startswith("the batch has changed since this run began")
 
 
 async def test_the_run_on_the_text_shows_progress_at_once_pauses_resumes_and_finishes(tiny):
@@ -326,7 +339,7 @@ async def test_training_on_the_text_when_it_is_off_says_why(tiny):
         assert LabEngine.jobs == [TextRunJob(restart=True, epochs=TextRunSettings().epochs)]  # the run's own epochs
         problem = pane.query_one("#train-text-problem")
         assert problem.display
-        assert shown(problem).startswith("Not trained: training on the text is off in this workshop")
+        assert shown(problem).startswith("Not started: training on the text is off in this workshop")
         assert status(pane, "train-text") == "stopped · r tries again"
         assert not app.labs.labs.text_run.started and "u" not in footer_keys(app)
 

@@ -87,14 +87,17 @@ def build_train_parser() -> argparse.ArgumentParser:
         help=f"tokens between window starts (default {batch.stride} with --overfit-batch; {run.stride} for the text)",
     )
     windows.add_argument(
-        "--batch", type=int, metavar="N", help=f"with --overfit-batch: which batch, from 0 (default {batch.batch_index})"
+        "--batch", type=int, metavar="N",
+        help=f"with --overfit-batch: which batch, from 0 (default {batch.batch_index})",
     )
     windows.add_argument(
         "--seed", type=int, default=TRAINING_SEED, metavar="N",
         help=f"seed for dropout and for shuffling the training windows (default {TRAINING_SEED})",
     )
     text_run = parser.add_argument_group("the run on the text")
-    text_run.add_argument("--epochs", type=int, metavar="N", help=f"passes over the training windows (default {run.epochs})")
+    text_run.add_argument(
+        "--epochs", type=int, metavar="N", help=f"passes over the training windows (default {run.epochs})"
+    )
     text_run.add_argument(
         "--eval-freq", type=int, metavar="N", help=f"evaluate both losses every N steps (default {run.eval_freq})"
     )
@@ -224,7 +227,8 @@ def run_overfit(args: argparse.Namespace, output: Output) -> tuple[object, dict]
                 f"{settings.context_length} tokens) for {counted(steps, 'step')}; model: {model_name}")
     output.line(f"AdamW, learning rate {LEARNING_RATE:g}, weight decay {WEIGHT_DECAY:g}, seed {args.seed}. The train "
                 "loss is the step's own (train mode, dropout on); the rest are measured after it in eval mode.")
-    output.line(f"{'step':>5}  {'train loss':>10}  {'eval loss':>9}  {'perplexity':>12}  {'accuracy':>8}  {'seconds':>7}")
+    output.line(f"{'step':>5}  {'train loss':>10}  {'eval loss':>9}  {'perplexity':>12}  {'accuracy':>8}  "
+                f"{'seconds':>7}")
     started = time.perf_counter()
     result = run.measure()
     for number in range(steps + 1):
@@ -263,14 +267,16 @@ def run_on_text(args: argparse.Namespace, output: Output) -> tuple[object, dict]
     output.line(f"Training on {loaded.source}: {plan.characters:,} characters, the first {TRAIN_RATIO:.0%} "
                 f"({counted(plan.train_tokens, 'token')}) for training, the rest ({counted(plan.val_tokens, 'token')}) "
                 "for validation; model: " + model_name)
-    output.line(f"context length {settings.context_length}, stride {settings.stride}, batch size {settings.batch_size}: "
-                f"{counted(plan.batches_per_epoch, 'batch', 'batches')} an epoch, {counted(plan.total_steps, 'step')}; "
+    output.line(f"context length {settings.context_length}, stride {settings.stride}, batch size "
+                f"{settings.batch_size}: {counted(plan.batches_per_epoch, 'batch', 'batches')} an epoch, "
+                f"{counted(plan.total_steps, 'step')}; "
                 f"AdamW, learning rate {settings.learning_rate:g}, weight decay {settings.weight_decay:g}, "
                 f"seed {settings.seed}")
     output.line(f"Step loss: each step's own (train mode, dropout on). Train and val loss: evaluated every "
                 f"{counted(settings.eval_freq, 'step')} in eval mode, each the mean of up to "
                 f"{counted(settings.eval_iter, 'batch', 'batches')}.")
-    output.line(f"{'epoch':>5}  {'step':>6}  {'tokens seen':>11}  {'step loss':>9}  {'train loss':>10}  {'val loss':>8}")
+    output.line(f"{'epoch':>5}  {'step':>6}  {'tokens seen':>11}  {'step loss':>9}  {'train loss':>10}  "
+                f"{'val loss':>8}")
     while not run.finished:
         for event in run.run_for(0):
             output.line(text_run_row(event))

@@ -37,6 +37,15 @@ MAX_TEMPERATURE = 10.0
 MAX_EPOCHS = 50
 
 
+# How an engine says the model a request names is not there (any more): trained in a process that has since been
+# replaced, let go to make room, or a file opened in a process that has since been replaced.
+MODEL_GONE = ("no model has been trained", "your trained model was let go", "no model called")
+
+
+def model_is_gone(reason: str) -> bool:
+    return reason.startswith(MODEL_GONE)
+
+
 def untrained_name(seed: int | None) -> str:
     return "untrained" if seed is None else f"untrained (seed {seed})"
 

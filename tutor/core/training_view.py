@@ -82,11 +82,11 @@ def duration(seconds: float) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
-def busy_words(lab: Lab) -> str:
-    """The lab's state words, except that a slice asked for while the lab is not running (one step, or the slice
-    in hand when the learner paused) is said to be computed, then paused after."""
+def busy_words(lab: Lab, in_hand: str) -> str:
+    """The lab's state words, except that work asked for while the lab is not running (one step, or what was in
+    hand when the learner paused) is said to be finished first: `in_hand` names it."""
     if lab.waiting and not lab.running and not lab.queue_place:
-        return "computing this step, then pausing…"
+        return f"finishing {in_hand}, then pausing…"
     return lab.state_words
 
 
@@ -107,11 +107,9 @@ def overfit_status(lab: Lab) -> str:
             return "starting: copying the model, then its first step on this batch…"
         return f"not started · r trains on this batch to step {lab.target_steps}, o takes one step"
     step = results[-1].step
-    words = busy_words(lab)
     where = f"step {step} of {max(lab.target_steps, step)}"
     if lab.running or lab.waiting or lab.problem:
-        timing = f" · {results[-1].seconds:.2f} s a step" if step else ""
-        return f"{where} · {words}{timing}"
+        return f"{where} · {busy_words(lab, 'this step')}"
     if step >= lab.target_steps:
         return f"{where} · done · r trains on, o one more step, x starts over"
     return f"{where} · paused · r goes on, o one step, x starts over"
@@ -129,12 +127,13 @@ def overfit_numbers(lab: Lab, before: Report | None) -> list[str]:
     if results and isinstance(lab.latest, OverfitProgress):
         result = results[-1]
         right, total = correct_count(result.predicted, lab.latest.report.targets)
-        train = "before any step" if result.train_loss is None else f"train-mode loss {loss_text(result.train_loss)}"
-        return [
+        lines = [
             f"loss {loss_text(result.eval_loss)} · perplexity {perplexity_text(result.perplexity)}",
             f"{right} of {total} predictions right {RIGHT}",
-            train,
         ]
+        if result.train_loss is not None:
+            lines += [f"train-mode loss {loss_text(result.train_loss)}", f"{result.seconds:.2f} s for this step"]
+        return lines
     if before is None:
         return []
     return [
@@ -186,7 +185,7 @@ def text_run_status(lab: Lab) -> str:
         return "not started · r starts the run"
     where = f"step {progress.step:,} of {progress.total_steps:,} · epoch {progress.epoch} of {progress.epochs}"
     if lab.running or lab.waiting or lab.problem:
-        return f"{where} · {busy_words(lab)}"
+        return f"{where} · {busy_words(lab, 'the steps in hand')}"
     if progress.finished:
         return f"{where} · finished · u uses it in every lesson, x starts over"
     return f"{where} · paused · r resumes, x starts over"

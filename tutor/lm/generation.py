@@ -24,6 +24,7 @@ import codecs
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +37,7 @@ from tutor.core.generation import (
     GenerationStep,
     check_prompt,
 )
-from tutor.lm.matvec import Layer, linears
+from tutor.lm.matvec import Layer, SplitLinears, small_operations_on_one_thread, two_cores_available
 from tutor.lm.model import GPTModel
 from tutor.lm.tokenizer import encode, get_tokenizer, token_text
 
@@ -64,8 +65,42 @@ def choose_next_token(logits: torch.Tensor, temperature: float, top_k: int | Non
     return idx_next, torch.zeros_like(logits).scatter_(-1, idx_next, 1.0)
 
 
+@dataclass(frozen=True)
+class _BlockWork:
+    """One transformer block's weights, set out for one position at a time."""
+
+    norm1: tuple[torch.Tensor, torch.Tensor, float]  # scale, shift, eps
+    norm2: tuple[torch.Tensor, torch.Tensor, float]
+    query_key_value: SplitLinears
+    out_proj: SplitLinears
+    expand: SplitLinears  # the feed-forward's first layer, before GELU
+    project: SplitLinears  # and its second
+    heads: tuple[int, int]  # H, D
+    scores_divisor: float  # sqrt(D)
+
+    @classmethod
+    def of(cls, block, two_cores: bool) -> _BlockWork:
+        att, (expand, _, project) = block.att, block.ff.layers
+        return cls(
+            norm1=(block.norm1.scale, block.norm1.shift, block.norm1.eps),
+            norm2=(block.norm2.scale, block.norm2.shift, block.norm2.eps),
+            query_key_value=SplitLinears([_layer(att.W_query), _layer(att.W_key), _layer(att.W_value)],
+                                         two_cores=two_cores),
+            out_proj=SplitLinears([_layer(att.out_proj)], two_cores=two_cores),
+            expand=SplitLinears([_layer(expand)], two_cores=two_cores),
+            project=SplitLinears([_layer(project)], two_cores=two_cores),
+            heads=(att.num_heads, att.head_dim),
+            scores_divisor=att.head_dim**0.5,
+        )
+
+
+def _layer(linear: torch.nn.Linear) -> Layer:
+    return linear.weight, linear.bias
+
+
 class KVCache:
-    """Each block's keys and values for up to `context_length` positions of one sequence, allocated once."""
+    """Each block's keys and values for up to `context_length` positions of one sequence, allocated once. Make
+    it, and use it, under torch.inference_mode()."""
 
     def __init__(self, model: GPTModel):
         self.model = model
@@ -76,6 +111,10 @@ class KVCache:
         self.values = [torch.empty(size, dtype=dtype) for size in shape]
         self.length = 0  # positions cached
         self.start = 0  # where in the whole sequence its position 0 is
+        self.two_cores = two_cores_available()
+        self._blocks = [_BlockWork.of(block, self.two_cores) for block in model.trf_blocks]
+        self._final_norm = (model.final_norm.scale, model.final_norm.shift, model.final_norm.eps)
+        self._out_head = SplitLinears([_layer(model.out_head)], two_cores=self.two_cores)
 
     def reset(self, start: int = 0) -> None:
         self.length, self.start = 0, start
@@ -107,29 +146,22 @@ class KVCache:
         matrix read by two cores (tutor/lm/matvec.py)."""
         model, position = self.model, self.length
         x = model.tok_emb.weight[token_id] + model.pos_emb.weight[position]  # (C,)
-        width = x.shape
-        for layer, block in enumerate(model.trf_blocks):
-            att, norm1, norm2 = block.att, block.norm1, block.norm2
-            expand, _, project = block.ff.layers
-            heads = (att.num_heads, att.head_dim)
-            h = F.layer_norm(x, width, norm1.scale, norm1.shift, norm1.eps)
-            query, key, value = linears(h, [_weights(att.W_query), _weights(att.W_key), _weights(att.W_value)])
-            self.keys[layer][0, :, position] = key.view(heads)
-            self.values[layer][0, :, position] = value.view(heads)
-            keys = self.keys[layer][0, :, : position + 1]  # (H, T, D)
-            values = self.values[layer][0, :, : position + 1]
-            query = query.view(1, *heads).transpose(0, 1)  # (H, 1, D)
-            attn_weights = torch.softmax(query @ keys.transpose(1, 2) / att.head_dim**0.5, dim=-1)  # (H, 1, T)
-            context_vec = (attn_weights @ values).reshape(width)  # (C,)
-            [attended] = linears(context_vec, [_weights(att.out_proj)])
-            x = x + attended
-            h = F.layer_norm(x, width, norm2.scale, norm2.shift, norm2.eps)
-            [h] = linears(h, [_weights(expand)])
-            [h] = linears(F.gelu(h, approximate="tanh"), [_weights(project)])
-            x = x + h
-        x = F.layer_norm(x, width, model.final_norm.scale, model.final_norm.shift, model.final_norm.eps)
-        [logits] = linears(x, [_weights(model.out_head)])
-        return logits  # (V,)
+        width, seen = x.shape, position + 1
+        with small_operations_on_one_thread(self.two_cores):
+            for work, keys, values in zip(self._blocks, self.keys, self.values):
+                keys, values = keys[0], values[0]  # (H, context, D)
+                query, key, value = work.query_key_value(F.layer_norm(x, width, *work.norm1))
+                keys[:, position] = key.view(work.heads)
+                values[:, position] = value.view(work.heads)
+                attn_scores = query.view(work.heads[0], 1, -1) @ keys[:, :seen].transpose(1, 2)  # (H, 1, T)
+                attn_weights = torch.softmax(attn_scores / work.scores_divisor, dim=-1)
+                [attended] = work.out_proj((attn_weights @ values[:, :seen]).view(width))
+                x = x + attended
+                [hidden] = work.expand(F.layer_norm(x, width, *work.norm2))
+                [fed_forward] = work.project(F.gelu(hidden, approximate="tanh"))
+                x = x + fed_forward
+            [logits] = self._out_head(F.layer_norm(x, width, *self._final_norm))
+        return logits.clone()  # (V,), its own: the next position overwrites the results of this one
 
     def _attention(self, att, x: torch.Tensor, layer: int, begin: int, end: int) -> torch.Tensor:
         """`MultiHeadAttention.forward` for the queries at positions begin..end-1, over the keys of 0..end-1."""
@@ -144,10 +176,6 @@ class KVCache:
         attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
         context_vec = (attn_weights @ values).transpose(1, 2).reshape(1, count, att.d_out)  # (1, T, C)
         return att.out_proj(context_vec)
-
-
-def _weights(linear: torch.nn.Linear) -> Layer:
-    return linear.weight, linear.bias
 
 
 @contextmanager

@@ -1,13 +1,14 @@
-"""Matrix-vector products on two cores: the calling thread computes the first half of the rows, a helper thread
-the second half, at the same time.
+"""Linear layers applied to one vector on two cores: the calling thread computes the first half of each layer's
+rows, a helper thread the second half, at the same time.
 
-Generating one token with the KV cache is one vector through every weight matrix of the model, and PyTorch's
-BLAS computes a matrix-vector product on one core. Reading the weights is nearly all the cost (about 500 MB for
-the 124M model), so with two cores reading half each a token takes about two thirds of the time. Each row's
-dot product is computed as `torch.mv` computes it alone, so the results are the same numbers.
+Generating one token with the KV cache is one vector through every weight matrix of the model, and the BLAS
+computes a matrix-vector product on one core. Reading the weights is nearly all the cost (about 500 MB for the
+124M model), and here one core's matrix-vector product reads them at well under what the memory gives, so two
+cores reading half each take about two thirds of the time. Each row's dot product is computed as `torch.mv`
+computes it alone, so the results are the same numbers.
 
-One helper thread serves the process (a daemon, started on first use and again in a forked child); calls from
-several threads take turns. With `torch.get_num_threads()` at 1 nothing is split.
+One helper thread serves the process (a daemon, started on first use, and again in a forked child); calls from
+several threads take turns.
 """
 
 from __future__ import annotations
@@ -15,47 +16,47 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 
 Layer = tuple[torch.Tensor, torch.Tensor | None]  # an nn.Linear's weight (out, in) and bias (out,) or None
-_Job = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]  # weight rows, vector, bias, out
+_Part = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]  # weight rows, their bias, where their results go
 
 
-def _matvec(weight: torch.Tensor, vector: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
-    torch.mv(weight, vector, out=out)
-    if bias is not None:
-        out += bias
+def _apply(parts: Sequence[_Part], vector: torch.Tensor) -> None:
+    for weight, bias, out in parts:
+        if bias is None:
+            torch.mv(weight, vector, out=out)
+        else:
+            torch.addmv(bias, weight, vector, out=out)
 
 
 class _Helper:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.lock = threading.Lock()
-        self.tasks: queue.SimpleQueue[list[_Job]] = queue.SimpleQueue()
+        self.tasks: queue.SimpleQueue[tuple[Sequence[_Part], torch.Tensor]] = queue.SimpleQueue()
         self.done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="loss-tutor-matvec", daemon=True).start()
 
     def _serve(self) -> None:
         while True:
-            jobs = self.tasks.get()
+            parts, vector = self.tasks.get()
             try:
                 with torch.inference_mode():
-                    for job in jobs:
-                        _matvec(*job)
+                    _apply(parts, vector)
             except BaseException as error:  # handed to the caller, who raises it
                 self.done.put(error)
             else:
                 self.done.put(None)
 
-    def run(self, mine: list[_Job], theirs: list[_Job]) -> None:
+    def run(self, mine: Sequence[_Part], theirs: Sequence[_Part], vector: torch.Tensor) -> None:
         with self.lock:
-            self.tasks.put(theirs)
+            self.tasks.put((theirs, vector))
             try:
-                for job in mine:
-                    _matvec(*job)
+                _apply(mine, vector)
             finally:
                 failure = self.done.get()  # wait for the helper whatever happens, so that the next call starts clean
         if failure is not None:
@@ -74,18 +75,46 @@ def _shared_helper() -> _Helper:
         return _helper
 
 
-def linears(vector: torch.Tensor, layers: Sequence[Layer]) -> list[torch.Tensor]:
-    """`F.linear(vector, weight, bias)` for each layer, on one vector (in,), each result (out,). Call it under
-    torch.inference_mode() or torch.no_grad(); the weights must not need gradients."""
-    if torch.get_num_threads() < 2:
-        return [F.linear(vector, weight, bias) for weight, bias in layers]
-    outs, mine, theirs = [], [], []
-    for weight, bias in layers:
-        rows = weight.shape[0]
-        half = rows // 2
-        out = torch.empty(rows, dtype=vector.dtype)
-        outs.append(out)
-        mine.append((weight[:half], vector, None if bias is None else bias[:half], out[:half]))
-        theirs.append((weight[half:], vector, None if bias is None else bias[half:], out[half:]))
-    _shared_helper().run(mine, theirs)
-    return outs
+class SplitLinears:
+    """`F.linear(vector, weight, bias)` for each of `layers`, on two cores when `two_cores`. The halves of the
+    weights and the results' memory are set out once: each call overwrites the results of the one before. Call
+    it under torch.inference_mode()."""
+
+    def __init__(self, layers: Sequence[Layer], *, two_cores: bool):
+        self.results = [torch.empty(weight.shape[0], dtype=weight.dtype) for weight, _ in layers]
+        self.two_cores = two_cores
+        whole = [(weight, bias, out) for (weight, bias), out in zip(layers, self.results)]
+        self.mine = [_half(part, first=True) for part in whole] if two_cores else whole
+        self.theirs = [_half(part, first=False) for part in whole]
+
+    def __call__(self, vector: torch.Tensor) -> list[torch.Tensor]:
+        if self.two_cores:
+            _shared_helper().run(self.mine, self.theirs, vector)
+        else:
+            _apply(self.mine, vector)
+        return self.results
+
+
+def _half(part: _Part, *, first: bool) -> _Part:
+    weight, bias, out = part
+    rows = slice(None, weight.shape[0] // 2) if first else slice(weight.shape[0] // 2, None)
+    return weight[rows], None if bias is None else bias[rows], out[rows]
+
+
+def two_cores_available() -> bool:
+    return torch.get_num_threads() >= 2
+
+
+@contextmanager
+def small_operations_on_one_thread(active: bool = True) -> Iterator[None]:
+    """PyTorch's own threads for this thread's other operations, off for the while: an idle OpenMP thread waits
+    for work by spinning on the second core, which the helper thread needs."""
+    if not active:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

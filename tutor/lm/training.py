@@ -62,8 +62,10 @@ def trainable_copy(model: GPTModel) -> GPTModel:
 
 
 def make_optimizer(model: GPTModel, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
-    """The book's AdamW. Fused: the same update in one pass over each tensor, three times faster here than the
-    default (about 0.2 s a step for the 124M model on two cores, against 0.6) and with fewer temporary copies."""
+    """The book's AdamW. Fused: the same update in one pass over each tensor, about 0.1 s a step for the 124M model
+    on two cores against 0.5 for the default implementation, and with fewer temporary copies (300 MB less at the
+    peak). Its rounding differs from the default's, which Adam can turn into a step of up to the learning rate where
+    a gradient is tiny: the book's loop gives the same numbers only with the same implementation."""
     return torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay, fused=True)
 
 

@@ -25,7 +25,7 @@ from textual.worker import Worker, get_current_worker
 from tutor.core.counting import shown_number
 from tutor.core.formatting import safe_to_draw
 from tutor.core.glyphs import ascii_cells, lessons_in_ascii
-from tutor.core.jobs import UNTRAINED
+from tutor.core.jobs import UNTRAINED, model_is_gone
 from tutor.core.lessons import Lesson, LessonSet, builtin_lessons_dir, load_lessons
 from tutor.core.progress import Progress, ProgressError, ProgressStore
 from tutor.core.progress_saver import ProgressSaver, ProgressSnapshot
@@ -396,7 +396,7 @@ class TutorApp(App):
         gc.enable()
 
     def on_compute_failed(self, message: ComputeFailed) -> None:
-        if self._step_back_at_start(message):
+        if self._step_back_at_start(message) or self._back_to_untrained(message):
             return
         if self.session.fail(message.generation, message.reason):
             self._refresh_status()
@@ -406,6 +406,19 @@ class TutorApp(App):
             else:
                 note = ""
             self.notify(f"{message.reason}. {note}".strip(), title="cannot compute", severity="error", timeout=8)
+
+    def _back_to_untrained(self, message: ComputeFailed) -> bool:
+        """The model the attempt names is gone (trained or opened in a computing process that was replaced, or let go
+        by a shared engine): compute the same text and settings with the untrained model, and say why."""
+        attempt = self.session.attempt
+        if (not message.learner_error or attempt is None or attempt.generation != message.generation
+                or attempt.model == UNTRAINED or not model_is_gone(message.reason)):
+            return False
+        self.session.fail(message.generation, message.reason)
+        self.notify(f"{message.reason}. The lessons use the untrained model again.", title="model", severity="warning",
+                    timeout=10)
+        self.recompute(text=attempt.text, settings=attempt.settings, text_path=attempt.text_path, model=UNTRAINED)
+        return True
 
     def _refresh_status(self) -> None:
         session = self.session

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 
 from tutor.core.answers import OverfitProgress
+from tutor.core.formatting import safe_to_draw
 from tutor.core.glyphs import to_ascii
 from tutor.core.lab import Lab, Labs
 from tutor.core.report import Report
@@ -38,7 +39,10 @@ if TYPE_CHECKING:
     from tutor.ui.app import TutorApp
 
 
-class OverfitPane(Vertical):
+class OverfitPane(Vertical, can_focus=True):
+    """Focusable, so that `tab` or a click and then `z` show it on the whole screen; its keys are the lesson
+    screen's."""
+
     COMPONENT_CLASSES = {"overfit-pane--right", "overfit-pane--wrong", "overfit-pane--row"}
 
     def __init__(self, **kwargs) -> None:
@@ -92,7 +96,7 @@ class OverfitPane(Vertical):
         self._drawn = shown
         ascii_only = shows_ascii_only(self)
         text = to_ascii if ascii_only else str
-        self.query_one("#overfit-status", SteadyStatic).update(text(overfit_status(lab)))
+        self.query_one("#overfit-status", SteadyStatic).update(text(safe_to_draw(overfit_status(lab))))
         self.query_one("#overfit-numbers", SteadyStatic).update(text("\n".join(overfit_numbers(lab, self.report))))
         trained = lab.latest.report if isinstance(lab.latest, OverfitProgress) else None
         changed = self.query_one("#overfit-changed", SteadyStatic)

@@ -36,7 +36,10 @@ if TYPE_CHECKING:
     from tutor.ui.app import TutorApp
 
 
-class TrainTextPane(Vertical):
+class TrainTextPane(Vertical, can_focus=True):
+    """Focusable, so that `tab` or a click and then `z` show it on the whole screen; its keys are the lesson
+    screen's."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._drawn: tuple | None = None
@@ -82,10 +85,10 @@ class TrainTextPane(Vertical):
         # What the engine trains with: the run's own settings, with the epochs the lab asks for.
         epochs = progress.epochs if progress is not None else self.tutor_app.labs.text_run_epochs
         settings = replace(TextRunSettings(), **({"epochs": epochs} if epochs else {}))
-        self.query_one("#train-text-status", SteadyStatic).update(text(text_run_status(lab)))
+        self.query_one("#train-text-status", SteadyStatic).update(text(safe_to_draw(text_run_status(lab))))
         problem = self.query_one("#train-text-problem", SteadyStatic)
         problem.display = lab.problem is not None
-        problem.update(text(f"Not trained: {safe_to_draw(lab.problem or '')}"))
+        problem.update(text(f"{'Stopped' if lab.started else 'Not started'}: {safe_to_draw(lab.problem or '')}"))
         if progress is None:
             numbers, plan = [], settings_lines(settings, menu)
         else:
