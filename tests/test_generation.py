@@ -19,7 +19,7 @@ from tutor.lm.generation import (
     generation_steps,
     keep_top_k,
 )
-from tutor.lm.matvec import SplitLinears, small_operations_on_one_thread
+from tutor.lm.matvec import VectorLinears
 from tutor.lm.model import GPTModel, generate_tokens
 from tutor.lm.tokenizer import decode, encode
 
@@ -147,38 +147,31 @@ def test_a_model_in_training_mode_generates_without_dropout_and_is_left_training
         deep_model.eval()
 
 
-def test_split_linears_are_f_linear():
+def test_vector_linears_are_f_linear():
     generator = torch.Generator().manual_seed(6)
     vector = torch.randn(8, generator=generator)
     layers = [(torch.randn(7, 8, generator=generator), torch.randn(7, generator=generator)),
               (torch.randn(50257, 8, generator=generator), None)]
     with torch.inference_mode():
-        for two_cores in (True, False):
-            split = SplitLinears(layers, two_cores=two_cores)
-            for given in (vector, -vector):  # the second call overwrites the first's results
-                results = split(given)
-                assert all(result is kept for result, kept in zip(results, split.results))
-                for result, (weight, bias) in zip(results, layers):
-                    assert torch.allclose(result, torch.nn.functional.linear(given, weight, bias), atol=1e-6)
+        linears = VectorLinears(layers)
+        assert linears.by_numpy
+        for given in (vector, -vector):  # the second call overwrites the first's results
+            results = linears(given)
+            assert all(result is kept for result, kept in zip(results, linears.results))
+            for result, (weight, bias) in zip(results, layers):
+                assert torch.allclose(result, torch.nn.functional.linear(given, weight, bias), atol=1e-5)
 
 
-def test_a_failure_on_the_helper_thread_is_raised_to_the_caller():
-    vector = torch.randn(8)
-    with torch.inference_mode():
-        broken = SplitLinears([(torch.randn(6, 8), torch.randn(5))], two_cores=True)
-        with pytest.raises(RuntimeError, match="size"):  # the helper's half of the bias (2) for 3 rows
-            broken(vector)
-        [result] = SplitLinears([(torch.eye(8), None)], two_cores=True)(vector)  # the next call is served
-    assert torch.equal(result, vector)
-
-
-def test_small_operations_on_one_thread_restores_the_thread_count():
-    threads = torch.get_num_threads()
-    with small_operations_on_one_thread():
-        assert torch.get_num_threads() == 1
-    with pytest.raises(KeyError), small_operations_on_one_thread():
-        raise KeyError
-    assert torch.get_num_threads() == threads
+def test_vector_linears_take_what_numpy_cannot_through_torch():
+    generator = torch.Generator().manual_seed(7)
+    vector = torch.randn(8, generator=generator)
+    for layer in [(torch.randn(5, 8, generator=generator, dtype=torch.float64), None),  # not float32
+                  (torch.randn(8, 5, generator=generator).t(), torch.randn(5, generator=generator))]:  # transposed
+        linears = VectorLinears([layer])
+        assert not linears.by_numpy
+        weight, bias = layer
+        given = vector.to(weight.dtype)
+        assert torch.equal(linears(given)[0], torch.nn.functional.linear(given, weight, bias))
 
 
 # ----- the steps -----------------------------------------------------------------------------------------------

@@ -36,9 +36,14 @@ def no_instructor_limit(monkeypatch):
 
 
 def model_raising(error: BaseException):
-    def model(inputs):
+    """A one-layer GPTModel whose forward pass raises `error`."""
+    from tiny_gpt import tiny_gpt
+
+    def forward(inputs):
         raise error
 
+    model = tiny_gpt()
+    model.forward = forward
     return model
 
 

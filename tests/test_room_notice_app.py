@@ -176,7 +176,7 @@ async def test_outside_a_workshop_the_tutor_looks_for_no_notice_and_f_does_nothi
 def no_model_process(monkeypatch):
     """`build_app` without starting a computing process: it stays idle, as the app is never run here."""
     gate = threading.Event()
-    monkeypatch.setattr(tutor.engine.process, "start_process_engine", lambda: GatedEngine(gate))
+    monkeypatch.setattr(tutor.engine.process, "start_process_engine", lambda weight_files=(): GatedEngine(gate))
 
 
 def test_only_a_workshop_session_takes_the_notice_from_its_environment(no_model_process, monkeypatch, tmp_path):

@@ -1019,3 +1019,49 @@ async def test_a_participant_cancelling_a_computation_frees_the_rooms_engine_and
         assert waiting.source() == "another participant"
         await until(pilot, lambda: not app.session.busy)
         assert app.engine is engine and app.session.settings == Settings()  # the connection and what was in force stay
+
+
+def test_the_room_trains_generates_and_offers_the_instructors_files_per_session(folder, monkeypatch, tmp_path):
+    """Jobs travel over the socket like reports: each session's overfitting is its own, a generation streams in
+    slices, the instructor's weights file is offered to all, the run on the text is off unless allowed, and no
+    session can open a file on the server."""
+    import functools
+
+    from tiny_gpt import tiny_gpt
+
+    import tutor.engine.shared_server as shared_server
+    from tutor.core.answers import GenerationProgress, ModelMenu, OverfitProgress
+    from tutor.core.jobs import TRAINED, GenerateJob, LoadWeightsJob, ModelsJob, OverfitJob, TextRunJob, file_choice
+    from tutor.core.protocol import LearnerError
+    from tutor.lm.weight_files import save_weights
+
+    untrained = tiny_gpt(seed=0).requires_grad_(False)
+    monkeypatch.setattr("tutor.lm.engine_work.default_model", lambda: untrained)
+    monkeypatch.setattr("tutor.lm.compute.warm_up", lambda: None)
+    monkeypatch.setattr(shared_server, "_models", None)
+    save_weights(tiny_gpt(seed=1, emb_dim=8), tmp_path / "room.safetensors")
+    load = functools.partial(shared_server.loading_model, {"room.safetensors": tmp_path / "room.safetensors"})
+    room = RoomOnAThread(folder, load=load)
+    try:
+        first, second = Client(folder), Client(folder)
+        base = Request(text=sample_text(), settings=Settings(), source="sample story")
+
+        def ask(client: Client, **changes):
+            return client.ask(Request(**{**base.__dict__, **changes})).outcome()
+
+        menu = ask(first, job=ModelsJob())
+        assert isinstance(menu, ModelMenu) and not menu.may_open_files and not menu.may_train_on_text
+        assert [option.choice for option in menu.options] == ["untrained", file_choice("room.safetensors")]
+        overfit = ask(first, job=OverfitJob(steps=2, restart=True))
+        assert isinstance(overfit, OverfitProgress) and overfit.report.model.choice == TRAINED
+        assert ask(first, model=TRAINED).model.choice == TRAINED
+        refused = ask(second, model=TRAINED)  # the other session has trained nothing
+        assert isinstance(refused, LearnerError) and "no model has been trained" in str(refused)
+        assert ask(second, model=file_choice("room.safetensors")).model.n_layers == 1
+        generated = ask(second, job=GenerateJob(restart=True, prompt="Every effort", max_new_tokens=3))
+        assert isinstance(generated, GenerationProgress) and generated.token_count >= 1
+        for job in (LoadWeightsJob(path=str(tmp_path / "room.safetensors")), TextRunJob(restart=True)):
+            outcome = ask(second, job=job)
+            assert isinstance(outcome, LearnerError), outcome
+    finally:
+        room.stop()

@@ -263,6 +263,7 @@ def test_tokens_seen_and_the_progress():
     run = TextRun(tiny_gpt(0), TEXT, SMALL_RUN)
     first = run.progress()
     assert (first.step, first.tokens_seen, first.epoch, first.finished) == (0, 0, 1, False)
+    assert first.seconds_per_epoch is None
     events = run.run_for(float("inf"))
     steps = [event for event in events if isinstance(event, TextRunStep)]
     assert [event.tokens_seen for event in steps] == [2 * 20 * number for number in range(1, len(steps) + 1)]
@@ -274,6 +275,7 @@ def test_tokens_seen_and_the_progress():
     assert [point[0] for point in progress.train_losses] == [0, 1, 4, 7, 10, 13, 16, 19, 22]
     assert [point[0] for point in progress.val_losses] == [0, 1, 4, 7, 10, 13, 16, 19, 22]
     assert progress.seconds == pytest.approx(sum(event.seconds for event in events))
+    assert progress.seconds_per_epoch == pytest.approx(progress.seconds / 2)  # 2 epochs
     data = json.loads(json.dumps(progress.to_json_dict()))
     assert data["train_losses"][0] == list(progress.train_losses[0]) and data["plan"]["total_steps"] == 22
     assert pickle.loads(pickle.dumps(progress)) == progress

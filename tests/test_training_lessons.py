@@ -344,6 +344,20 @@ async def test_training_on_the_text_when_it_is_off_says_why(tiny):
         assert not app.labs.labs.text_run.started and "u" not in footer_keys(app)
 
 
+async def test_a_slice_waiting_in_the_rooms_queue_shows_its_place(tiny):
+    from tutor.ui.messages import EngineQueued
+
+    app = make_tutor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_lesson(pilot, "overfit")
+        lab = app.labs.labs.overfit
+        lab.running = lab.waiting = True  # as while a slice is on its way to a shared engine
+        app.post_message(EngineQueued(3))
+        await settle(pilot)
+        assert lab.queue_place == 3 and "place 3 in the queue" in lab.state_words
+        assert "place 3 in the queue" in status(pane, "overfit")
+
+
 # ----- the pictures ------------------------------------------------------------------------------------------------
 
 

@@ -284,7 +284,7 @@ def no_model_process(monkeypatch):
     import tutor.engine.process
 
     gate = threading.Event()
-    monkeypatch.setattr(tutor.engine.process, "start_process_engine", lambda: GatedEngine(gate))
+    monkeypatch.setattr(tutor.engine.process, "start_process_engine", lambda weight_files=(): GatedEngine(gate))
 
 
 def test_the_command_line_sets_workshop_mode_and_its_folder(texts, no_model_process):

@@ -217,3 +217,24 @@ def test_max_positions_and_the_rooms_engine_reach_every_session_and_nothing_else
     environment = session_environment(replace(options, engine_folder=tmp_path / "engine"), tmp_path, "xterm")
     assert environment["LOSS_TUTOR_MAX_POSITIONS"] == "512"
     assert environment[SHARED_ENGINE_ENV] == str(tmp_path / "engine")
+
+
+def test_the_room_is_offered_the_instructors_weights_and_training_only_when_allowed(tmp_path, monkeypatch):
+    from tutor.cli import UsageError
+    from tutor.engine import shared_supervisor
+
+    weights = tmp_path / "gpt2.safetensors"
+    weights.write_bytes(b"checked by the engine, not here")
+    options = parse_serve_options(["--state-dir", str(tmp_path), "--weights", str(weights), "--allow-training"])
+    assert options.weight_files == (weights.absolute(),) and options.allow_training
+    assert "gpt2.safetensors" in banner(options, 2222, load_or_create_host_key(tmp_path))
+    assert not parse_serve_options(["--state-dir", str(tmp_path)]).allow_training
+    with pytest.raises(UsageError, match="no such file"):
+        parse_serve_options(["--state-dir", str(tmp_path), "--weights", str(tmp_path / "missing.pth")])
+
+    started = []
+    monkeypatch.setattr(shared_supervisor.subprocess, "Popen", lambda command, **_: started.append(command) or 1 / 0)
+    supervisor = shared_supervisor.EngineSupervisor(tmp_path, weight_files=options.weight_files, allow_training=True)
+    with pytest.raises(ZeroDivisionError):
+        supervisor._spawn()
+    assert started[0][-3:] == ["--weights", str(weights.absolute()), "--allow-training"]

@@ -284,10 +284,10 @@ def run_on_text(args: argparse.Namespace, output: Output) -> tuple[object, dict]
     progress = run.progress()
     (_, _, train_loss), (_, _, val_loss) = progress.train_losses[-1], progress.val_losses[-1]
     summary = {"steps": progress.step, "tokens_seen": progress.tokens_seen, "train_loss": train_loss,
-               "val_loss": val_loss, "seconds": progress.seconds}
-    epoch_seconds = progress.seconds / max(progress.step, 1) * plan.batches_per_epoch
-    output.line(f"{counted(progress.step, 'step')} in {progress.seconds:.1f} s (about {epoch_seconds:.0f} s an epoch, "
-                f"evaluations included): train loss {train_loss:.3f}, val loss {val_loss:.3f}")
+               "val_loss": val_loss, "seconds": progress.seconds, "seconds_per_epoch": progress.seconds_per_epoch}
+    output.line(f"{counted(progress.step, 'step')} in {progress.seconds:.1f} s (about "
+                f"{progress.seconds_per_epoch:.0f} s an epoch, evaluations included): train loss {train_loss:.3f}, "
+                f"val loss {val_loss:.3f}")
     return run.model, summary
 
 

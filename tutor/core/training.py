@@ -181,6 +181,12 @@ class TextRunProgress:
     seconds: float  # time spent stepping and evaluating so far (a paused run's clock stops)
     plan: TextRunPlan
 
+    @property
+    def seconds_per_epoch(self) -> float | None:
+        """What an epoch has cost so far, its evaluations included: what each epoch more would cost. None before
+        the first step."""
+        return self.seconds / self.step * self.plan.batches_per_epoch if self.step else None
+
     def to_json_dict(self) -> dict:
         values = {item.name: getattr(self, item.name) for item in fields(self)}
         for name in ("step_losses", "train_losses", "val_losses"):

@@ -103,6 +103,8 @@ def overfit_status(lab: Lab) -> str:
     if not results:
         if lab.problem:
             return f"stopped: {safe_to_draw(lab.problem)} · r or o tries again"
+        if lab.waiting and lab.queue_place:
+            return lab.state_words
         if lab.waiting:
             return "starting: copying the model, then its first step on this batch…"
         return f"not started · r trains on this batch to step {lab.target_steps}, o takes one step"
@@ -180,6 +182,8 @@ def text_run_status(lab: Lab) -> str:
     if progress is None:
         if lab.problem:
             return "stopped · r tries again"
+        if lab.waiting and lab.queue_place:
+            return lab.state_words
         if lab.waiting:
             return "starting… splitting the text into windows, then measuring both losses before the first step"
         return "not started · r starts the run"

@@ -33,11 +33,16 @@ from tutor.core.jobs import (
     weights_label,
 )
 from tutor.core.protocol import Request
+from tutor.lm import walkthrough
 from tutor.lm.compute import check_fits, compute_report
 from tutor.lm.model import GPTModel
-from tutor.lm.walkthrough import default_model
 
 Checkpoint = Callable[[], None]
+
+
+def default_model() -> GPTModel:
+    """The tutor's untrained model (tutor.lm.walkthrough's, looked up when asked for)."""
+    return walkthrough.default_model()
 TEXT_RUN_IDLE_S = 120.0  # a paused run on the text stops holding a shared engine's one place after this long
 CONFIG_KEYS = ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers", "drop_rate", "qkv_bias")
 

@@ -37,7 +37,7 @@ from tutor.core.generation import (
     GenerationStep,
     check_prompt,
 )
-from tutor.lm.matvec import Layer, SplitLinears, small_operations_on_one_thread, two_cores_available
+from tutor.lm.matvec import Layer, VectorLinears
 from tutor.lm.model import GPTModel
 from tutor.lm.tokenizer import encode, get_tokenizer, token_text
 
@@ -71,24 +71,23 @@ class _BlockWork:
 
     norm1: tuple[torch.Tensor, torch.Tensor, float]  # scale, shift, eps
     norm2: tuple[torch.Tensor, torch.Tensor, float]
-    query_key_value: SplitLinears
-    out_proj: SplitLinears
-    expand: SplitLinears  # the feed-forward's first layer, before GELU
-    project: SplitLinears  # and its second
+    query_key_value: VectorLinears
+    out_proj: VectorLinears
+    expand: VectorLinears  # the feed-forward's first layer, before GELU
+    project: VectorLinears  # and its second
     heads: tuple[int, int]  # H, D
     scores_divisor: float  # sqrt(D)
 
     @classmethod
-    def of(cls, block, two_cores: bool) -> _BlockWork:
+    def of(cls, block) -> _BlockWork:
         att, (expand, _, project) = block.att, block.ff.layers
         return cls(
             norm1=(block.norm1.scale, block.norm1.shift, block.norm1.eps),
             norm2=(block.norm2.scale, block.norm2.shift, block.norm2.eps),
-            query_key_value=SplitLinears([_layer(att.W_query), _layer(att.W_key), _layer(att.W_value)],
-                                         two_cores=two_cores),
-            out_proj=SplitLinears([_layer(att.out_proj)], two_cores=two_cores),
-            expand=SplitLinears([_layer(expand)], two_cores=two_cores),
-            project=SplitLinears([_layer(project)], two_cores=two_cores),
+            query_key_value=VectorLinears([_layer(att.W_query), _layer(att.W_key), _layer(att.W_value)]),
+            out_proj=VectorLinears([_layer(att.out_proj)]),
+            expand=VectorLinears([_layer(expand)]),
+            project=VectorLinears([_layer(project)]),
             heads=(att.num_heads, att.head_dim),
             scores_divisor=att.head_dim**0.5,
         )
@@ -111,10 +110,9 @@ class KVCache:
         self.values = [torch.empty(size, dtype=dtype) for size in shape]
         self.length = 0  # positions cached
         self.start = 0  # where in the whole sequence its position 0 is
-        self.two_cores = two_cores_available()
-        self._blocks = [_BlockWork.of(block, self.two_cores) for block in model.trf_blocks]
+        self._blocks = [_BlockWork.of(block) for block in model.trf_blocks]
         self._final_norm = (model.final_norm.scale, model.final_norm.shift, model.final_norm.eps)
-        self._out_head = SplitLinears([_layer(model.out_head)], two_cores=self.two_cores)
+        self._out_head = VectorLinears([_layer(model.out_head)])
 
     def reset(self, start: int = 0) -> None:
         self.length, self.start = 0, start
@@ -142,25 +140,24 @@ class KVCache:
     def _one_position(self, token_id: int) -> torch.Tensor:
         """One new position: the arithmetic of `GPTModel.forward` on the model's weights, written with
         torch.nn.functional so that each token costs little more than reading the weights once (the book's
-        LayerNorm is F.layer_norm, its GELU F.gelu(approximate="tanh"); a single query needs no mask), and each
-        matrix read by two cores (tutor/lm/matvec.py)."""
+        LayerNorm is F.layer_norm, its GELU F.gelu(approximate="tanh"); a single query needs no mask), the
+        matrix-vector products by NumPy's BLAS, which reads the weights on every core (tutor/lm/matvec.py)."""
         model, position = self.model, self.length
         x = model.tok_emb.weight[token_id] + model.pos_emb.weight[position]  # (C,)
         width, seen = x.shape, position + 1
-        with small_operations_on_one_thread(self.two_cores):
-            for work, keys, values in zip(self._blocks, self.keys, self.values):
-                keys, values = keys[0], values[0]  # (H, context, D)
-                query, key, value = work.query_key_value(F.layer_norm(x, width, *work.norm1))
-                keys[:, position] = key.view(work.heads)
-                values[:, position] = value.view(work.heads)
-                attn_scores = query.view(work.heads[0], 1, -1) @ keys[:, :seen].transpose(1, 2)  # (H, 1, T)
-                attn_weights = torch.softmax(attn_scores / work.scores_divisor, dim=-1)
-                [attended] = work.out_proj((attn_weights @ values[:, :seen]).view(width))
-                x = x + attended
-                [hidden] = work.expand(F.layer_norm(x, width, *work.norm2))
-                [fed_forward] = work.project(F.gelu(hidden, approximate="tanh"))
-                x = x + fed_forward
-            [logits] = self._out_head(F.layer_norm(x, width, *self._final_norm))
+        for work, keys, values in zip(self._blocks, self.keys, self.values):
+            keys, values = keys[0], values[0]  # (H, context, D)
+            query, key, value = work.query_key_value(F.layer_norm(x, width, *work.norm1))
+            keys[:, position] = key.view(work.heads)
+            values[:, position] = value.view(work.heads)
+            attn_scores = query.view(work.heads[0], 1, -1) @ keys[:, :seen].transpose(1, 2)  # (H, 1, T)
+            attn_weights = torch.softmax(attn_scores / work.scores_divisor, dim=-1)
+            [attended] = work.out_proj((attn_weights @ values[:, :seen]).view(width))
+            x = x + attended
+            [hidden] = work.expand(F.layer_norm(x, width, *work.norm2))
+            [fed_forward] = work.project(F.gelu(hidden, approximate="tanh"))
+            x = x + fed_forward
+        [logits] = self._out_head(F.layer_norm(x, width, *self._final_norm))
         return logits.clone()  # (V,), its own: the next position overwrites the results of this one
 
     def _attention(self, att, x: torch.Tensor, layer: int, begin: int, end: int) -> torch.Tensor:

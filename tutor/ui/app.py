@@ -352,6 +352,8 @@ class TutorApp(App):
         if self.session.queued(message.place):
             self._refresh_status()
             self.session_changed.publish(self.session)
+        else:  # not the lessons' numbers: a lab's slice waits its turn in the room's engine
+            self.labs.queued(message.place)
 
     def on_engine_notice(self, message: EngineNotice) -> None:
         self.notify(message.notice, title="loading the model", severity="warning", timeout=10)

@@ -190,9 +190,10 @@ class LabRunner:
         lab.problem = message.reason
         self._publish()
 
-    def queued(self, kind: str, place: int) -> None:
-        lab = self.labs[kind]
-        if lab.waiting:
+    def queued(self, place: int) -> None:
+        """A shared engine says where the waiting lab's slice is in its queue (0: being computed)."""
+        lab = self.labs.running()
+        if lab is not None and lab.waiting:
             lab.queue_place = place
             self._publish()
 
