@@ -8,7 +8,7 @@ tutor/core/generation_view.py.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events
@@ -30,13 +30,13 @@ from tutor.core.generation_view import (
     step_line,
 )
 from tutor.core.lab import GENERATE, Lab, Labs
-from tutor.ui.typed_app import shows_ascii_only
+from tutor.ui.typed_app import ReachesTutorApp, shows_ascii_only
 from tutor.ui.widgets.candidate_bars import CandidateBars
 from tutor.ui.widgets.steady_static import SteadyStatic
 from tutor.ui.widgets.visible_controls import ControlPictures
 
 if TYPE_CHECKING:
-    from tutor.ui.app import TutorApp
+    pass
 
 # The fields for numbers: (id, label before it). Each is drawn as `label [value]`, so it reads as a field without
 # colour too.
@@ -64,7 +64,7 @@ class OnOffBox(Checkbox):
         return "X" if self.value else " "
 
 
-class GeneratePane(Vertical, can_focus=True):
+class GeneratePane(ReachesTutorApp, Vertical, can_focus=True):
     """Type a prompt and press enter: the model continues it token by token. `r` pauses and resumes, `,` and
     `.` show an earlier or later token's candidates, escape leaves a field for the lesson's keys."""
 
@@ -89,10 +89,6 @@ class GeneratePane(Vertical, can_focus=True):
         self.problem: str | None = None  # why the fields could not start a generation
         self._default_prompt = ""  # the prompt the field was filled with from the learner's text
         self._drawn: tuple | None = None
-
-    @property
-    def tutor_app(self) -> TutorApp:
-        return cast("TutorApp", self.app)
 
     @property
     def lab(self) -> Lab:

@@ -9,7 +9,7 @@ lessons' report (the model in use) before any step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -31,15 +31,15 @@ from tutor.core.training_view import (
     overfit_status,
     same_batch,
 )
-from tutor.ui.typed_app import shows_ascii_only
+from tutor.ui.typed_app import ReachesTutorApp, shows_ascii_only
 from tutor.ui.widgets.loss_chart import LossChart
 from tutor.ui.widgets.steady_static import SteadyStatic
 
 if TYPE_CHECKING:
-    from tutor.ui.app import TutorApp
+    pass
 
 
-class OverfitPane(Vertical, can_focus=True):
+class OverfitPane(ReachesTutorApp, Vertical, can_focus=True):
     """Focusable, so that `tab` or a click and then `z` show it on the whole screen; its keys are the lesson
     screen's."""
 
@@ -49,10 +49,6 @@ class OverfitPane(Vertical, can_focus=True):
         super().__init__(**kwargs)
         self.report: Report | None = None  # the lessons' report: the batch with the model in use
         self._drawn: tuple | None = None
-
-    @property
-    def tutor_app(self) -> TutorApp:
-        return cast("TutorApp", self.app)
 
     @property
     def lab(self) -> Lab:

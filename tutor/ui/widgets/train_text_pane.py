@@ -9,7 +9,7 @@ keys start, pause and cancel it. This pane only draws what `app.labs.changed` pu
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -28,25 +28,21 @@ from tutor.core.training_view import (
     text_run_timing,
     tokens_at_end,
 )
-from tutor.ui.typed_app import shows_ascii_only
+from tutor.ui.typed_app import ReachesTutorApp, shows_ascii_only
 from tutor.ui.widgets.loss_chart import LossChart
 from tutor.ui.widgets.steady_static import SteadyStatic
 
 if TYPE_CHECKING:
-    from tutor.ui.app import TutorApp
+    pass
 
 
-class TrainTextPane(Vertical, can_focus=True):
+class TrainTextPane(ReachesTutorApp, Vertical, can_focus=True):
     """Focusable, so that `tab` or a click and then `z` show it on the whole screen; its keys are the lesson
     screen's."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._drawn: tuple | None = None
-
-    @property
-    def tutor_app(self) -> TutorApp:
-        return cast("TutorApp", self.app)
 
     @property
     def lab(self) -> Lab:
