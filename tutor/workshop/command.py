@@ -122,6 +122,7 @@ def banner(options: ServeOptions, port: int, host_key: asyncssh.SSHKey) -> str:
     lines = [
         f"{PROG} workshop server on {host} port {port}: {reach}",
         f"host key fingerprint: {host_key.get_fingerprint()}  (participants' ssh shows it on first connection)",
+        models_offered(options),  # before how to get in, which the dashboard's log keeps in view
     ]
     auth = options.auth
     if isinstance(auth, PasswordAuth):
@@ -133,7 +134,6 @@ def banner(options: ServeOptions, port: int, host_key: asyncssh.SSHKey) -> str:
     lines += [
         f"participants type:  ssh -p {port} THEIR-NAME@{address}",
         texts_offered(options.texts_dir),
-        models_offered(options),
         f"progress is kept per name in {safe_to_draw(str(options.participants_dir))}",
         "stop with ctrl+c: every session is ended and its progress saved",
     ]
@@ -142,10 +142,9 @@ def banner(options: ServeOptions, port: int, host_key: asyncssh.SSHKey) -> str:
 
 def models_offered(options: ServeOptions) -> str:
     files = ", ".join(safe_to_draw(file.name) for file in options.weight_files)
-    models = f"models: the untrained one and {files}" if files else "models: the untrained one (--weights FILE offers more)"
-    training = ("participants may train on their text, one run at a time" if options.allow_training
-                else "training on the text is off (--allow-training turns it on); overfitting a batch is on")
-    return f"{models}; {training}"
+    models = f"models: untrained, {files}" if files else "models: untrained (--weights FILE adds more)"
+    training = "training on texts: on, one at a time" if options.allow_training else "training on texts: off"
+    return f"{models} · {training}"
 
 
 def texts_offered(texts_dir: Path | None, shown: int = 5) -> str:
