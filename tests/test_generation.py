@@ -19,7 +19,7 @@ from tutor.lm.generation import (
     generation_steps,
     keep_top_k,
 )
-from tutor.lm.matvec import VectorLinears
+from tutor.lm.matvec import VectorLinears, torch_on_one_thread
 from tutor.lm.model import GPTModel, generate_tokens
 from tutor.lm.tokenizer import decode, encode
 
@@ -162,16 +162,48 @@ def test_vector_linears_are_f_linear():
                 assert torch.allclose(result, torch.nn.functional.linear(given, weight, bias), atol=1e-5)
 
 
+def test_vector_linears_take_transposed_weights_as_they_are():
+    """Hugging Face's Conv1D weights, loaded as views: (in, out) transposed, query/key/value side by side."""
+    generator = torch.Generator().manual_seed(8)
+    vector = torch.randn(8, generator=generator)
+    c_attn = torch.randn(8, 24, generator=generator)
+    layers = [(c_attn[:, 8:16].T, torch.randn(8, generator=generator)), (torch.randn(8, 50257).T, None)]
+    with torch.inference_mode():
+        linears = VectorLinears(layers)
+        assert linears.by_numpy
+        for result, (weight, bias) in zip(linears(vector), layers):
+            assert torch.allclose(result, torch.nn.functional.linear(vector, weight, bias), atol=1e-5)
+
+
 def test_vector_linears_take_what_numpy_cannot_through_torch():
     generator = torch.Generator().manual_seed(7)
     vector = torch.randn(8, generator=generator)
     for layer in [(torch.randn(5, 8, generator=generator, dtype=torch.float64), None),  # not float32
-                  (torch.randn(8, 5, generator=generator).t(), torch.randn(5, generator=generator))]:  # transposed
+                  (torch.randn(10, 16, generator=generator)[::2, ::2], torch.randn(5, generator=generator))]:  # gaps
         linears = VectorLinears([layer])
         assert not linears.by_numpy
         weight, bias = layer
         given = vector.to(weight.dtype)
         assert torch.equal(linears(given)[0], torch.nn.functional.linear(given, weight, bias))
+
+
+def test_torch_on_one_thread_restores_the_thread_count():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch_on_one_thread():
+            assert torch.get_num_threads() == 1
+        with pytest.raises(KeyError), torch_on_one_thread():
+            raise KeyError
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_generating_leaves_the_thread_count_as_it_was(model):
+    threads = torch.get_num_threads()
+    tokens_of(model, encode(PROMPT), max_new_tokens=3)
+    assert torch.get_num_threads() == threads
 
 
 # ----- the steps -----------------------------------------------------------------------------------------------

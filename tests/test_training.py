@@ -300,19 +300,21 @@ def test_max_steps_ends_the_run_early_with_an_evaluation():
 
 @pytest.mark.parametrize(
     ("events_before", "call"),
-    [(3, 1), (3, 2), (7, 2), (17, 2)],
+    [(4, 1), (4, 2), (7, 2), (17, 2)],
     ids=["before a step", "after a backward pass", "during an evaluation", "before the first step of an epoch"],
 )
 def test_an_abandoned_step_or_evaluation_changes_nothing(events_before, call):
-    """Abandoned, then run on: the same run as one never abandoned. The 3rd event is step 2 (after the evaluation
+    """Abandoned, then run on: the same run as one never abandoned. The 4th event is step 2 (after the evaluation
     before training, step 1 and its evaluation), the 7th step 4's evaluation, the 17th step 12, the first of the
     second epoch (abandoned after its batch was drawn)."""
     settings = TextRunSettings(**{**SMALL_RUN.to_json_dict(), "max_steps": 13})
     uninterrupted = TextRun(tiny_gpt(0), TEXT, settings)
-    expected = without_seconds(uninterrupted.run_for(float("inf")))
+    uninterrupted_events = uninterrupted.run_for(float("inf"))
+    expected = without_seconds(uninterrupted_events)
 
     run = TextRun(tiny_gpt(0), TEXT, settings)
     done = [event for _ in range(events_before - 1) for event in run.run_for(0)]
+    assert isinstance(uninterrupted_events[events_before - 1], TextRunEvaluation) == (events_before == 7)
     weights, moments, before = state_of(run.model), optimizer_state(run.optimizer), run.progress()
     with pytest.raises(Abandoned):
         run.run_for(float("inf"), checkpoint=abandon_at(call))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import codecs
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -37,7 +37,7 @@ from tutor.core.generation import (
     GenerationStep,
     check_prompt,
 )
-from tutor.lm.matvec import Layer, VectorLinears
+from tutor.lm.matvec import Layer, VectorLinears, torch_on_one_thread
 from tutor.lm.model import GPTModel
 from tutor.lm.tokenizer import encode, get_tokenizer, token_text
 
@@ -99,7 +99,8 @@ def _layer(linear: torch.nn.Linear) -> Layer:
 
 class KVCache:
     """Each block's keys and values for up to `context_length` positions of one sequence, allocated once. Make
-    it, and use it, under torch.inference_mode()."""
+    it, and use it, under torch.inference_mode(); one position at a time is quickest under `torch_on_one_thread`
+    (tutor/lm/matvec.py), as `generation_steps` runs it."""
 
     def __init__(self, model: GPTModel):
         self.model = model
@@ -199,7 +200,8 @@ def _top_candidates(probabilities: torch.Tensor, count: int, *, drawable_only: b
 
 
 def generation_steps(model: GPTModel, prompt_ids: Sequence[int], settings: GenerationSettings, *,
-                     candidates: int = SHOWN_CANDIDATES, checkpoint: Checkpoint | None = None) -> Iterator[GenerationStep]:
+                     candidates: int = SHOWN_CANDIDATES,
+                     checkpoint: Checkpoint | None = None) -> Iterator[GenerationStep]:
     """The new tokens, one at a time, computed as each is asked for. `checkpoint` is called before each step;
     whatever it raises ends the generation there. Raises `ValueError` at once for bad settings or an empty prompt."""
     settings.check()
@@ -223,12 +225,13 @@ def _steps(model: GPTModel, ids: list[int], settings: GenerationSettings, candid
         if checkpoint is not None:
             checkpoint()
         started = time.perf_counter()
-        with _computing(model):
-            window_start = max(0, len(ids) - context_length)
+        window_start = max(0, len(ids) - context_length)
+        one_position = cache is not None and cache.start == window_start and cache.length == len(ids) - window_start - 1
+        with _computing(model), torch_on_one_thread() if one_position else nullcontext():
             if cache is None:
                 logits = model(torch.tensor([ids[window_start:]]))[0, -1]
                 positions = len(ids) - window_start
-            elif cache.start == window_start and cache.length == len(ids) - window_start - 1:
+            elif one_position:
                 logits, positions = cache.extend(ids[-1:]), 1
             else:  # the first step, or the window has moved past the context: every position is new
                 cache.reset(window_start)

@@ -6,11 +6,16 @@ matrix-vector product on one core, and here at well under what the memory gives:
 takes about 40 ms. NumPy's (OpenBLAS) shares each product among the cores and takes about 20 ms. The arrays are
 views of the same memory (a memory-mapped weights file stays shared), and each result is the same dot product
 up to the order of the additions.
+
+OpenBLAS's threads and PyTorch's (OpenMP) both wait for work by spinning for a while. With both busy on two
+cores, each keeps the other's waiting, and a token took five times as long here: so while the products run,
+PyTorch's own operations (small ones, on one vector) run on the calling thread alone (`torch_on_one_thread`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -22,7 +27,7 @@ Layer = tuple[torch.Tensor, torch.Tensor | None]  # an nn.Linear's weight (out, 
 class VectorLinears:
     """`F.linear(vector, weight, bias)` for each of `layers`, one vector (in,) at a time. The results' memory is
     set out once: each call overwrites the results of the one before. Weights that NumPy cannot take as they are
-    (not float32, or not contiguous) go through `F.linear`."""
+    (not float32, or laid out otherwise) go through `F.linear`."""
 
     def __init__(self, layers: Sequence[Layer]):
         self.layers = list(layers)
@@ -46,4 +51,25 @@ class VectorLinears:
 
 
 def _numpy_can_take(tensor: torch.Tensor) -> bool:
-    return tensor.dtype == torch.float32 and tensor.device.type == "cpu" and tensor.is_contiguous()
+    """float32 on the CPU, laid out as the BLAS takes it without a copy: a vector of adjacent numbers, or a matrix
+    whose rows or columns are (a transposed view, as Hugging Face's Conv1D weights are loaded)."""
+    if tensor.dtype != torch.float32 or tensor.device.type != "cpu":
+        return False
+    if tensor.dim() == 1:
+        return tensor.stride(0) == 1
+    (rows, columns), (row_step, column_step) = tensor.shape, tensor.stride()
+    return (column_step == 1 and row_step >= columns) or (row_step == 1 and column_step >= rows)
+
+
+@contextmanager
+def torch_on_one_thread() -> Iterator[None]:
+    """PyTorch's operations on the calling thread alone for the while; its thread count is restored after."""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
