@@ -360,6 +360,7 @@ def test_train_overfits_the_batch_and_prints_each_step(tiny_default_model, capsy
     rows = [line.split() for line in out[3:7]]
     assert [row[0] for row in rows] == ["0", "1", "2", "3"] and rows[0][1] == "-"
     assert out[7].startswith("3 steps in ")
+    assert all(line == line.rstrip() for line in out)
 
 
 def test_train_json_lines_and_save_then_start_from_the_saved_weights(tiny_default_model, tmp_path, capsys):
@@ -388,12 +389,13 @@ def test_train_on_a_text_prints_steps_and_evaluations(tiny_default_model, text_f
     assert run_train(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Training on short story.txt: 2,200 characters, the first 90% (")
-    assert "7 batches an epoch, 7 steps" in out[1]
+    assert "7 batches an epoch, 1 epoch: 7 steps;" in out[1]
     table = [line.split() for line in out[4:-1]]
     assert [row[:2] for row in table[:3]] == [["1", "0"], ["1", "1"], ["1", "1"]]
     assert len(table[0]) == 5 and len(table[1]) == 4  # an evaluation: train and val loss; a step: its own loss
     assert table[-1][:3] == ["1", "7", "448"]
     assert out[-1].startswith("7 steps in ")
+    assert all(line == line.rstrip() for line in out)
 
     assert run_train([*argv, "--json", "--steps", "2"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -40,7 +40,11 @@ def build_generate_parser() -> argparse.ArgumentParser:
         "likely tokens, the temperature sharpens (below 1) or flattens (above 1) their probabilities, and the "
         "next token is drawn from them; temperature 0 always takes the most likely one.",
     )
-    parser.add_argument("prompt", metavar="PROMPT", help=f"the text to continue (at most {MAX_PROMPT_CHARS:,} characters)")
+    parser.add_argument(
+        "prompt", metavar="PROMPT",
+        help=f"the text to continue, at most {MAX_PROMPT_CHARS:,} characters (one that starts with - goes last, "
+        "after --)",
+    )
     parser.add_argument(
         "--max-new-tokens", type=int, default=defaults.max_new_tokens, metavar="N",
         help=f"how many tokens to add, 1 to {MAX_NEW_TOKENS:,} (default {defaults.max_new_tokens})",

@@ -187,7 +187,7 @@ class Output:
 
     def line(self, text: str) -> None:
         if not self.as_json:
-            shown = safe_to_draw(text)
+            shown = safe_to_draw(text.rstrip())
             sys.stdout.write((to_ascii(shown) if self.ascii_only else shown) + "\n")
             sys.stdout.flush()
 
@@ -267,9 +267,11 @@ def run_on_text(args: argparse.Namespace, output: Output) -> tuple[object, dict]
     output.line(f"Training on {loaded.source}: {plan.characters:,} characters, the first {TRAIN_RATIO:.0%} "
                 f"({counted(plan.train_tokens, 'token')}) for training, the rest ({counted(plan.val_tokens, 'token')}) "
                 "for validation; model: " + model_name)
+    every_step = plan.batches_per_epoch * settings.epochs
+    steps = (f"{counted(settings.epochs, 'epoch')}: {counted(every_step, 'step')}" if plan.total_steps == every_step
+             else f"{counted(plan.total_steps, 'step')} of the {every_step:,} in {counted(settings.epochs, 'epoch')}")
     output.line(f"context length {settings.context_length}, stride {settings.stride}, batch size "
-                f"{settings.batch_size}: {counted(plan.batches_per_epoch, 'batch', 'batches')} an epoch, "
-                f"{counted(plan.total_steps, 'step')}; "
+                f"{settings.batch_size}: {counted(plan.batches_per_epoch, 'batch', 'batches')} an epoch, {steps}; "
                 f"AdamW, learning rate {settings.learning_rate:g}, weight decay {settings.weight_decay:g}, "
                 f"seed {settings.seed}")
     output.line(f"Step loss: each step's own (train mode, dropout on). Train and val loss: evaluated every "
