@@ -22,6 +22,7 @@ import tutor
 from tutor.core.protocol import EngineClosed, EngineDied, EngineTimedOut, Request
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
+from tutor.engine.entry import ENGINE_NICENESS
 from tutor.engine.in_process import InProcessEngine
 from tutor.engine.process import TIME_BUDGET_MIN_S, ProcessEngine, child_command, time_budget
 from tutor.lm.weights import cache_dir
@@ -228,6 +229,16 @@ def test_a_killed_child_is_told_apart_from_a_failed_computation():
         )
         with pytest.raises(EngineClosed):  # it answers at once from now on, never hangs
             engine.compute(SMALL)
+    finally:
+        engine.close()
+
+
+def test_the_child_computes_at_a_lower_priority_than_the_app():
+    """So that training on both cores leaves the app's event loop its few milliseconds at once."""
+    engine = ProcessEngine()
+    try:
+        assert engine.compute(SMALL).batch_size == 2
+        assert os.getpriority(os.PRIO_PROCESS, engine.pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + ENGINE_NICENESS, 19)
     finally:
         engine.close()
 

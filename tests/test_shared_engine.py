@@ -45,7 +45,7 @@ from tutor.core.report import Report
 from tutor.core.settings import Settings
 from tutor.core.texts import sample_text
 from tutor.engine.answer_cache import AnswerCache
-from tutor.engine.entry import entry_command
+from tutor.engine.entry import ENGINE_NICENESS, entry_command
 from tutor.engine.shared_client import SharedEngine
 from tutor.engine.shared_server import EXIT_CRASHED, EXIT_REFUSED, EXIT_TIMED_OUT, SharedServer, listen_in
 from tutor.engine.shared_status import (
@@ -815,6 +815,8 @@ def test_a_killed_engine_fails_its_sessions_requests_and_the_supervisor_starts_a
     pid = supervisor.pid
     computing, waiting = Client(supervisor.socket_folder), Client(supervisor.socket_folder)
     assert isinstance(computing.engine.compute(default_request()), Report)  # the model is loaded
+    # It computes below the sessions' priority, so that their interfaces stay smooth while it trains.
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + ENGINE_NICENESS, 19)
     slow = computing.ask(ask_for("slow", batch_size=8, context_length=64, stride=64))
     computing.wait_for_place(0)
     behind = waiting.ask(default_request())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+from dataclasses import replace
 
 import pytest
 import torch
@@ -64,8 +65,8 @@ def without_seconds(events) -> list:
 def run_in_chunks(run: TextRun) -> list:
     events = []
     while not run.finished:
-        chunk = run.run_for(0)  # one step or evaluation a call
-        assert len(chunk) == 1
+        chunk = run.run_for(0)  # a step, or a batch of an evaluation, a call
+        assert len(chunk) <= 1
         events += chunk
     return events
 
@@ -313,14 +314,21 @@ def test_an_abandoned_step_or_evaluation_changes_nothing(events_before, call):
     expected = without_seconds(uninterrupted_events)
 
     run = TextRun(tiny_gpt(0), TEXT, settings)
-    done = [event for _ in range(events_before - 1) for event in run.run_for(0)]
-    assert isinstance(uninterrupted_events[events_before - 1], TextRunEvaluation) == (events_before == 7)
+    done = []
+    while len(done) < events_before - 1:
+        done += run.run_for(0)
+    in_an_evaluation = isinstance(uninterrupted_events[events_before - 1], TextRunEvaluation)
+    assert in_an_evaluation == (events_before == 7)
     weights, moments, before = state_of(run.model), optimizer_state(run.optimizer), run.progress()
     with pytest.raises(Abandoned):
         run.run_for(float("inf"), checkpoint=abandon_at(call))
     assert same_tensors(state_of(run.model), weights)
     assert all(torch.equal(a, b) for a, b in zip(optimizer_state(run.optimizer), moments, strict=True))
-    assert run.progress() == before
+    after = run.progress()
+    # An evaluation's first batch, measured before the second was abandoned, stands (and so does its time).
+    assert after.evaluating == ((1, 4) if in_an_evaluation else None)
+    assert (after.seconds > before.seconds) == in_an_evaluation
+    assert replace(after, evaluating=None, seconds=before.seconds) == before
     assert without_seconds(done + run.run_for(float("inf"))) == expected
 
 

@@ -37,6 +37,7 @@ from tutor.core.training_view import (
     lesson_lab,
     loss_text,
     perplexity_text,
+    text_run_status,
     text_run_timing,
 )
 from tutor.engine.in_process import InProcessEngine
@@ -68,6 +69,15 @@ def test_times_and_numbers_are_written_to_be_read():
     assert [loss_text(x) for x in (10.98765, 0.004, 0.00042)] == ["10.988", "0.004", "4.2e-04"]
     lines = text_run_timing(progress_by_hand())
     assert lines == ["6,144 tokens seen", "1 min 00 s · 1.25 s a step", "about 1 min 30 s to go"]
+
+
+def test_the_status_says_how_far_an_evaluation_has_come():
+    lab = Labs().text_run
+    lab.running = True
+    lab.latest = replace(progress_by_hand(), evaluating=(3, 8))
+    assert text_run_status(lab) == "step 48 of 120 · epoch 2 of 4 · evaluating: 3 of 8 batches · running…"
+    lab.latest = progress_by_hand()
+    assert text_run_status(lab) == "step 48 of 120 · epoch 2 of 4 · running…"
 
 
 def test_the_lesson_code_trains_with_the_runs_settings():
@@ -295,25 +305,37 @@ async def test_the_run_on_the_text_shows_progress_at_once_pauses_resumes_and_fin
         lab = app.labs.labs.text_run
         assert status(pane, "train-text").startswith("starting…")  # before the engine has answered anything
 
-        LabEngine.permits.release()  # the first slice: the evaluation before training, a step, one after it, a step
-        for _ in range(1000):
-            await pilot.pause(0.01)
-            if lab.latest is not None:
-                break
-        progress = lab.latest
-        assert (progress.step, len(progress.train_losses), len(progress.val_losses)) == (2, 2, 2)
-        await pilot.press("r")  # pause while the second slice waits
+        async def next_slice():
+            latest = lab.latest
+            LabEngine.permits.release()
+            for _ in range(1000):
+                await pilot.pause(0.01)
+                if lab.latest is not latest:
+                    return lab.latest
+            raise AssertionError("the slice was never shown")
+
+        progress = await next_slice()  # half the evaluation before training: it is measured a batch at a time
+        assert (progress.step, progress.evaluating, len(progress.train_losses)) == (0, (4, 8), 0)
+        assert status(pane, "train-text") == "step 0 of 30 · epoch 1 of 1 · evaluating: 4 of 8 batches · running…"
+        progress = await next_slice()  # the rest of it
+        assert (progress.step, progress.evaluating, len(progress.train_losses)) == (0, None, 1)
+        progress = await next_slice()  # step 1 and some of the evaluation after it
+        assert (progress.step, progress.evaluating, len(progress.train_losses)) == (1, (3, 8), 1)
+        while progress.step < 4:
+            progress = await next_slice()
+        slices = len(LabEngine.jobs)  # those answered and the one waiting
+        await pilot.press("r")  # pause while the next slice waits
         assert not lab.running and lab.waiting
         LabEngine.permits.release()
         await until_idle(pilot, TEXT_RUN)
         await pilot.pause(0.1)
-        assert len(LabEngine.jobs) == 2 and lab.latest.step == 6
-        assert status(pane, "train-text") == f"step 6 of {lab.latest.total_steps} · epoch 1 of 1 · paused · " \
+        assert len(LabEngine.jobs) == slices and lab.latest.step == 8
+        assert status(pane, "train-text") == f"step 8 of {lab.latest.total_steps} · epoch 1 of 1 · paused · " \
                                              "r resumes, x starts over"
         chart = pane.query_one(LossChart)
         assert [len(series.points) for series in chart.series] == [2, 2]
         numbers = shown(pane.query_one("#train-text-numbers"))
-        assert numbers.startswith(f"{6 * 2 * 64:,} tokens seen\n")
+        assert numbers.startswith(f"{8 * 2 * 64:,} tokens seen\n")
         assert " s a step\nabout " in numbers and " to go\n" in numbers
 
         LabEngine.gated = False

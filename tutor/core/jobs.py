@@ -166,9 +166,12 @@ class GenerateJob(Job):
 
 @dataclass(frozen=True)
 class ModelsJob(Job):
-    """Which models the engine offers this session: answered with a `ModelMenu`."""
+    """Which models the engine offers this session: answered with a `ModelMenu`. With `get_ready_to_train`, the
+    engine first does what its first training step would otherwise make the learner wait for (asked when a
+    training lesson is opened)."""
 
     kind: ClassVar[str] = "models"
+    get_ready_to_train: bool = False
 
 
 @dataclass(frozen=True)

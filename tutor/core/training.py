@@ -183,6 +183,7 @@ class TextRunProgress:
     finished: bool
     seconds: float  # time spent stepping and evaluating so far (a paused run's clock stops)
     plan: TextRunPlan
+    evaluating: tuple[int, int] | None = None  # an evaluation under way: (batches measured, of how many)
 
     @property
     def seconds_per_epoch(self) -> float | None:

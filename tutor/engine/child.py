@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from tutor.core.jobs import weights_labels
 from tutor.core.protocol import MAX_REQUEST_BYTES, Request
+from tutor.engine.entry import yield_to_interfaces
 from tutor.lm.compute import warm_up
 from tutor.lm.engine_work import EngineModels, SessionWork, answer
 
@@ -107,6 +108,7 @@ def exit_when_closed(lifeline: int) -> None:
 def main(argv: list[str]) -> None:
     """`--lifeline FD` names the pipe whose end of file means the app has gone; each `--weights FILE` a weights
     file to offer (the learner's `loss-tutor --weights`)."""
+    yield_to_interfaces()
     files: list[Path] = []
     while argv:
         option, value, argv = argv[0], argv[1], argv[2:]

@@ -60,6 +60,7 @@ from tutor.core.jobs import TRAINED
 from tutor.core.protocol import MAX_REQUEST_BYTES, Request
 from tutor.core.settings import max_positions
 from tutor.engine.answer_cache import AnswerCache
+from tutor.engine.entry import yield_to_interfaces
 from tutor.engine.fair_queue import FairQueue
 from tutor.engine.process import MODEL_LOAD_BUDGET_S, time_budget
 from tutor.engine.shared_status import Computing, EngineStatus, is_status_query, status_answer
@@ -515,6 +516,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--weights", type=Path, action="append", default=[])
     parser.add_argument("--allow-training", action="store_true")
     options = parser.parse_args(argv)
+    yield_to_interfaces()
     try:
         max_positions()  # a bad LOSS_TUTOR_MAX_POSITIONS would fail every request: say so once, now
         listening = listen_in(options.socket_folder)

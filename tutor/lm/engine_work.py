@@ -227,6 +227,10 @@ def answer(request: Request, models: EngineModels, work: SessionWork, *, checkpo
         model = models.model(request.model, work)
         return compute_report(request, bug_lab=bug_lab, checkpoint=checkpoint, model=model)
     if isinstance(job, ModelsJob):
+        if job.get_ready_to_train:
+            from tutor.lm.training import get_ready_to_train
+
+            get_ready_to_train()
         return models.menu(work)
     if isinstance(job, LoadWeightsJob):
         return models.menu(work, opened=models.open_file(job.path))

@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +68,12 @@ def make_optimizer(model: GPTModel, learning_rate: float, weight_decay: float) -
     peak). Its rounding differs from the default's, which Adam can turn into a step of up to the learning rate where
     a gradient is tiny: the book's loop gives the same numbers only with the same implementation."""
     return torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay, fused=True)
+
+
+def get_ready_to_train() -> None:
+    """Builds a throwaway optimizer. A process's first one imports PyTorch's compiler (about 1.1 s on two cores, and
+    75 MB), which the first step of a training lesson would otherwise make the learner wait for."""
+    make_optimizer(torch.nn.Linear(1, 1), LEARNING_RATE, WEIGHT_DECAY)
 
 
 def loss_of_batch(model: GPTModel, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -258,6 +265,7 @@ class TextRun:
         self.step = 0
         self.tokens_seen = 0
         self._evaluation_due = True  # the one before training
+        self._evaluation: _Evaluation | None = None  # the one being measured, a batch at a time
         self._step_losses: list[tuple[int, int, float]] = []
         self._train_losses: list[tuple[int, int, float]] = []
         self._val_losses: list[tuple[int, int, float]] = []
@@ -268,14 +276,19 @@ class TextRun:
         return self.step == self.plan.total_steps and not self._evaluation_due
 
     def run_for(self, seconds: float, checkpoint: Checkpoint | None = None) -> list[TrainingEvent]:
-        """Steps and evaluations, one after another, until `seconds` have passed (at least one, unless the run is
-        finished) or the run ends. If `checkpoint` raises, the step or evaluation it interrupted is undone and
-        the exception goes on to the caller; what came before it stands, and a later call goes on from there."""
+        """Steps and evaluations, one after another, until `seconds` have passed (at least one step or one batch of an
+        evaluation, unless the run is finished) or the run ends; returns the steps and evaluations it completed (none
+        if it only went on with an evaluation: an evaluation is measured a batch at a time, so that a slice of a
+        second or so shows progress even while it runs). If `checkpoint` raises, the step or evaluation batch it
+        interrupted is undone and the exception goes on to the caller; what came before it stands, and a later call
+        goes on from there."""
         checkpoint = checkpoint or carry_on
         started = time.perf_counter()
         events: list[TrainingEvent] = []
         while not self.finished:
-            events.append(self._next_event(checkpoint))
+            event = self._next_unit(checkpoint)
+            if event is not None:
+                events.append(event)
             if time.perf_counter() - started >= seconds:
                 break
         return events
@@ -293,13 +306,27 @@ class TextRun:
             finished=self.finished,
             seconds=self.seconds,
             plan=self.plan,
+            evaluating=self._evaluation.measured() if self._evaluation is not None else None,
         )
 
-    def _next_event(self, checkpoint: Checkpoint) -> TrainingEvent:
+    def _next_unit(self, checkpoint: Checkpoint) -> TrainingEvent | None:
+        """A step, or the next batch of the evaluation that is due: the evaluation once its last batch is measured."""
         started = time.perf_counter()
-        event = self._evaluate(checkpoint, started) if self._evaluation_due else self._train(checkpoint, started)
-        self.seconds += event.seconds
-        return event
+        if not self._evaluation_due:
+            step = self._train(checkpoint, started)
+            self.seconds += step.seconds
+            return step
+        if self._evaluation is None:
+            self._evaluation = self._begin_evaluation()
+        evaluation = self._evaluation
+        inputs, targets = evaluation.next_batch()
+        checkpoint()
+        with torch.no_grad():
+            evaluation.losses.append(loss_of_batch(self.model, inputs, targets).item())
+        seconds = time.perf_counter() - started
+        evaluation.seconds += seconds
+        self.seconds += seconds
+        return self._end_evaluation() if evaluation.done else None
 
     def _epoch_of_last_step(self) -> int:
         if self.step == 0:
@@ -352,30 +379,61 @@ class TextRun:
         return TextRunStep(step=self.step, epoch=self._epoch_of_last_step(), tokens_seen=self.tokens_seen, loss=loss,
                            seconds=time.perf_counter() - started)
 
-    def _evaluate(self, checkpoint: Checkpoint, started: float) -> TextRunEvaluation:
-        """The book's `evaluate_model`: `calc_loss_loader` over each loader, `eval_iter` batches at most."""
+    def _begin_evaluation(self) -> _Evaluation:
+        """The batches of the book's `evaluate_model`: `calc_loss_loader` over each loader, `eval_iter` batches at most.
+        It draws what a new pass over each loader draws, the training loader's first (before the first step it draws
+        nothing: it measures the batches the first steps will train on)."""
         train_batches = min(self.settings.eval_iter, self.plan.batches_per_epoch)
         val_batches = min(self.settings.eval_iter, self.plan.val_batches)
-        with self._stream.drawing(), torch.no_grad():
+        with self._stream.drawing():
             order = self._order
             if self.step > 0:
                 order = self._new_pass()
-            train_loss = self._mean_loss([self._train_batch(order, batch) for batch in range(train_batches)],
-                                         checkpoint)
-            if self.step > 0:
                 self._new_val_pass()
-            val_loss = self._mean_loss([self._val_batch(batch) for batch in range(val_batches)], checkpoint)
         self._stream.commit()
-        self._evaluation_due = False
+        return _Evaluation(
+            train_batches=[self._train_batch(order, batch) for batch in range(train_batches)],
+            val_batches=[self._val_batch(batch) for batch in range(val_batches)],
+        )
+
+    def _end_evaluation(self) -> TextRunEvaluation:
+        evaluation = self._evaluation
+        train_loss, val_loss = evaluation.means()
+        self._evaluation, self._evaluation_due = None, False
         self._train_losses.append((self.step, self.tokens_seen, train_loss))
         self._val_losses.append((self.step, self.tokens_seen, val_loss))
         return TextRunEvaluation(step=self.step, epoch=self._epoch_of_last_step(), tokens_seen=self.tokens_seen,
-                                 train_loss=train_loss, val_loss=val_loss, seconds=time.perf_counter() - started)
+                                 train_loss=train_loss, val_loss=val_loss, seconds=evaluation.seconds)
 
-    def _mean_loss(self, batches: list[Batch], checkpoint: Checkpoint) -> float:
-        """The book's `calc_loss_loader`: the mean of the batches' losses (each batch's mean, however short)."""
-        total = 0.0
-        for inputs, targets in batches:
-            checkpoint()
-            total += loss_of_batch(self.model, inputs, targets).item()
-        return total / len(batches)
+
+@dataclass
+class _Evaluation:
+    """An evaluation under way: its batches, training ones first, and the loss of each one measured so far."""
+
+    train_batches: list[Batch]
+    val_batches: list[Batch]
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        return len(self.losses) == len(self.train_batches) + len(self.val_batches)
+
+    def measured(self) -> tuple[int, int]:
+        return len(self.losses), len(self.train_batches) + len(self.val_batches)
+
+    def next_batch(self) -> Batch:
+        return (self.train_batches + self.val_batches)[len(self.losses)]
+
+    def means(self) -> tuple[float, float]:
+        """The book's `calc_loss_loader` on each part: the mean of its batches' losses (each batch's mean, however
+        short)."""
+        count = len(self.train_batches)
+        return _mean(self.losses[:count]), _mean(self.losses[count:])
+
+
+def _mean(losses: list[float]) -> float:
+    total = 0.0
+    for loss in losses:
+        total += loss
+    return total / len(losses)

@@ -53,6 +53,7 @@ class LabRunner:
         self.generation_job = GenerateJob()  # the settings of the next generation, as the learner set them
         self.text_run_epochs = 0  # 0: the run's default (TextRunSettings.epochs)
         self.changed: Signal[Labs] = Signal(app, "labs-changed")
+        self._ready_to_train_asked = False
 
     # ----- what the panes ask for ---------------------------------------------------------------------
 
@@ -176,7 +177,8 @@ class LabRunner:
         lab.latest = answer
         if lab.kind in (OVERFIT, TEXT_RUN):
             self.labs.trained_by = lab.kind  # the engine's trained model is this lab's now
-            self.refresh_menu()  # a trained model is on offer now
+            if not trained_offered(self.menu):
+                self.refresh_menu()  # a trained model is on offer now (the model form asks again when opened)
         if lab.running:
             self._ask(lab, self._next_job(lab))
         else:
@@ -209,6 +211,13 @@ class LabRunner:
         ticket = self.menu_tickets
         self.app.run_worker(lambda: self._ask_menu(request, ticket), thread=True, group="menu")
         return ticket
+
+    def get_ready_to_train(self) -> None:
+        """Once: ask the engine for the models on offer (whether the text may be trained on), getting ready to
+        train on the way."""
+        if not self._ready_to_train_asked:
+            self._ready_to_train_asked = True
+            self.refresh_menu(ModelsJob(get_ready_to_train=True))
 
     def open_weights(self, path: str) -> int:
         return self.refresh_menu(LoadWeightsJob(path=path))

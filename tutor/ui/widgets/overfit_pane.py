@@ -72,6 +72,7 @@ class OverfitPane(ReachesTutorApp, Vertical, can_focus=True):
     def show(self, report: Report | None) -> None:
         """The lessons' report: before the first step, its numbers and ✓/✗ are the batch's."""
         self.report = report
+        self.tutor_app.labs.get_ready_to_train()
         self._draw()
 
     def _labs_changed(self, labs: Labs) -> None:

@@ -24,6 +24,7 @@ from tutor.ui.widgets.train_text_pane import TrainTextPane
 
 TABS = {"code": "Code", "tensors": "Tensors", "tokens": "Tokens", "heatmap": "Heatmap", "bug_lab": "Bug lab",
         "overfit": "Overfit", "train_text": "Train", "generate": "Generate"}
+LAB_TABS = {"tab-overfit", "tab-train_text", "tab-generate"}  # the labs work on the whole batch, or on none
 PANE_WIDGETS = {
     "code": lambda: CodePane(id="code-pane"),
     "tensors": lambda: TensorPane(id="tensor-pane"),
@@ -149,7 +150,8 @@ class PaneArea(Container):
         not changed since it was last drawn is left alone: redrawing a 256-row table is not free."""
         tabs = self.query_one(LessonPanes)
         report = session.report
-        tabs.border_title = f"batch row {of_total(session.row, report.batch_size)}" if report else None
+        shows_a_row = report is not None and tabs.active not in LAB_TABS
+        tabs.border_title = f"batch row {of_total(session.row, report.batch_size)}" if shows_a_row else None
         pane = self._pane_in(tabs.active) if tabs.active else None
         if pane is None:  # mounted in a frame or two; it asks to be drawn then (PaneMounted)
             return

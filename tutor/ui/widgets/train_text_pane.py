@@ -63,6 +63,7 @@ class TrainTextPane(ReachesTutorApp, Vertical, can_focus=True):
         self._draw()
 
     def show(self) -> None:
+        self.tutor_app.labs.get_ready_to_train()
         self._draw()
 
     def _labs_changed(self, labs: Labs) -> None:
