@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.app_child import BUILD_AND_RECORD_FRAMES
 from bench.generation import SPEEDUP, WITH_CACHE_TOKENS_PER_SECOND, measure_generation
 from bench.training import measure_training
 from bench.training_ui import TEXT_RUN_SECONDS, measure_training_stalls
@@ -194,26 +195,15 @@ UI_CHILD = """
 import json, statistics, sys, time
 launched = float(sys.argv[1])
 ticks = []
-from tutor.cli import build_app, build_parser
-
-app = build_app(build_parser().parse_args([]))
+""" + BUILD_AND_RECORD_FRAMES + """
 from textual.screen import Screen
 
-frames, layouts, handled = [], [], []
-draw = app._display
-def recorded_display(screen, renderable):
-    draw(screen, renderable)
-    if renderable is not None:
-        frames.append(time.time())
-app._display = recorded_display
+layouts, handled = [], []
 refresh_layout = Screen._refresh_layout
 def recorded_layout(self, *args, **kwargs):
     refresh_layout(self, *args, **kwargs)
     layouts.append(time.time())
 Screen._refresh_layout = recorded_layout
-
-def first_after(stamps, moment):
-    return next((stamp for stamp in stamps if stamp > moment), float("nan"))
 
 def longest_gap(start):
     gaps = [b - a for a, b in zip(ticks, ticks[1:]) if a >= start]

@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 
+from bench.app_child import BUILD_AND_RECORD_FRAMES
+
 PYTHON = [sys.executable, "-I"]
 TEXT_RUN_SECONDS = 20.0
 OVERFIT_MOST_SECONDS = 90.0
@@ -30,20 +32,8 @@ OVERFIT_MOST_SECONDS = 90.0
 TRAINING_UI_CHILD = """
 import json, sys, time
 text_run_seconds, overfit_most_seconds = float(sys.argv[1]), float(sys.argv[2])
-ticks, frames = [], []
-from tutor.cli import build_app, build_parser
-
-app = build_app(build_parser().parse_args([]))
-draw = app._display
-def recorded_display(screen, renderable):
-    draw(screen, renderable)
-    if renderable is not None:
-        frames.append(time.time())
-app._display = recorded_display
-
-def first_after(stamps, moment):
-    return next((stamp for stamp in stamps if stamp > moment), float("nan"))
-
+ticks = []
+""" + BUILD_AND_RECORD_FRAMES + """
 def longest_gap(start, end):
     gaps = [b - a for a, b in zip(ticks, ticks[1:]) if start <= a < end]
     return max(gaps, default=0.0) * 1000

@@ -34,7 +34,7 @@ RULES = (
     Rule(
         "lm and the computing engines",
         ("lm", "engine/in_process.py", "engine/child.py", "engine/shared_server.py",
-         "generate_command.py", "train_command.py"),  # the commands that compute in their own process
+         "generate_command.py", "train_command.py", "command_model.py"),  # the commands that compute in-process
         frozenset({TEXTUAL}),
     ),
     Rule("ui", ("ui",), frozenset({TORCH, TIKTOKEN})),

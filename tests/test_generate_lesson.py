@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from app_helpers import settle
 from rich.text import Text
+from stepping_clock import SteppingClock
 from textual.widgets import Input
 
 from tutor.core.answers import GenerationProgress
@@ -120,22 +120,6 @@ def test_good_fields_are_the_job():
 
 
 # ----- in the app ------------------------------------------------------------------------------------------
-
-
-class SteppingClock:
-    """`time` for the engine's work: each look at the clock is a tenth of a second later."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.lock = threading.Lock()
-
-    def perf_counter(self) -> float:
-        with self.lock:
-            self.now += 0.1
-            return self.now
-
-    def __getattr__(self, name: str):
-        return getattr(time, name)
 
 
 class GatedGenerations(InProcessEngine):

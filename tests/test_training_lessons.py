@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 import shutil
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from app_helpers import settle, shown
 from report_fixture import DEFAULT_REPORT_PATH, load_fixture
+from stepping_clock import SteppingClock
 from textual.widgets._footer import FooterKey
 
 from tutor.core.answers import OverfitProgress
@@ -90,22 +90,6 @@ def test_the_lesson_code_trains_with_the_runs_settings():
 
 
 # ----- in the app -------------------------------------------------------------------------------------------------
-
-
-class SteppingClock:
-    """`time` for the training code: each look at the clock is a tenth of a second later."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.lock = threading.Lock()
-
-    def perf_counter(self) -> float:
-        with self.lock:
-            self.now += 0.1
-            return self.now
-
-    def __getattr__(self, name: str):
-        return getattr(time, name)
 
 
 class LabEngine(InProcessEngine):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from tutor.cli import PROG, UsageError
+from tutor.command_model import load_model
 from tutor.core.formatting import CONTROL_CHARACTERS, counted, safe_to_draw
 from tutor.core.generation import (
     MAX_NEW_TOKENS,
@@ -22,7 +22,7 @@ from tutor.core.generation import (
     check_prompt,
 )
 from tutor.core.glyphs import terminal_is_ascii, to_ascii
-from tutor.core.jobs import MAX_PROMPT_CHARS, untrained_name
+from tutor.core.jobs import MAX_PROMPT_CHARS
 
 COMMAND = f"{PROG} generate"
 
@@ -91,22 +91,6 @@ def settings_from(args: argparse.Namespace) -> GenerationSettings:
     except ValueError as error:
         raise UsageError(str(error)) from None
     return settings
-
-
-def load_model(weights: str | None):
-    """The model to continue with and its name: the untrained one, or the one in the weights file."""
-    if weights is None:
-        from tutor.lm.walkthrough import default_model
-
-        model = default_model()
-        return model, untrained_name(getattr(model, "seed", None))
-    from tutor.lm.weight_files import WeightsFileError, read_weights_file
-
-    try:
-        loaded = read_weights_file(Path(weights).expanduser())
-    except WeightsFileError as error:
-        raise UsageError(str(error)) from None
-    return loaded.model, loaded.label
 
 
 class TerminalText:

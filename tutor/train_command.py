@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from tutor.cli import PROG, UsageError
+from tutor.command_model import load_model
 from tutor.core.formatting import counted, safe_to_draw
 from tutor.core.glyphs import terminal_is_ascii, to_ascii
-from tutor.core.jobs import untrained_name
 from tutor.core.settings import Settings, whole_number_rules
 from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, read_text_file
 from tutor.core.training import (
@@ -160,22 +160,6 @@ def read_text(args: argparse.Namespace) -> LoadedText:
         return read_text_file(args.text or SAMPLE_TEXT_PATH)
     except TextError as error:
         raise UsageError(str(error)) from None
-
-
-def load_model(weights: str | None):
-    """The model to start from and its name: the untrained one, or the one in the weights file."""
-    if weights is None:
-        from tutor.lm.walkthrough import default_model
-
-        model = default_model()
-        return model, untrained_name(getattr(model, "seed", None))
-    from tutor.lm.weight_files import read_weights_file
-
-    try:
-        loaded = read_weights_file(Path(weights).expanduser())
-    except ValueError as error:  # WeightsFileError: the file is not a model, and says why
-        raise UsageError(str(error)) from None
-    return loaded.model, loaded.label
 
 
 class Output:

@@ -9,8 +9,6 @@ lessons' report (the model in use) before any step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -34,9 +32,6 @@ from tutor.core.training_view import (
 from tutor.ui.typed_app import ReachesTutorApp, shows_ascii_only
 from tutor.ui.widgets.loss_chart import LossChart
 from tutor.ui.widgets.steady_static import SteadyStatic
-
-if TYPE_CHECKING:
-    pass
 
 
 class OverfitPane(ReachesTutorApp, Vertical, can_focus=True):

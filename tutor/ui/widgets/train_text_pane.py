@@ -9,7 +9,6 @@ keys start, pause and cancel it. This pane only draws what `app.labs.changed` pu
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -31,9 +30,6 @@ from tutor.core.training_view import (
 from tutor.ui.typed_app import ReachesTutorApp, shows_ascii_only
 from tutor.ui.widgets.loss_chart import LossChart
 from tutor.ui.widgets.steady_static import SteadyStatic
-
-if TYPE_CHECKING:
-    pass
 
 
 class TrainTextPane(ReachesTutorApp, Vertical, can_focus=True):
