@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tutor.core.answers import GenerationProgress
@@ -29,9 +29,10 @@ from tutor.core.generation_view import (
     step_candidates,
     step_line,
 )
-from tutor.core.lab import GENERATE, Lab, Labs
-from tutor.ui.typed_app import ReachesTutorApp, shows_ascii_only
+from tutor.core.lab import GENERATE
+from tutor.ui.typed_app import shows_ascii_only
 from tutor.ui.widgets.candidate_bars import CandidateBars
+from tutor.ui.widgets.lab_pane import LabPane
 from tutor.ui.widgets.steady_static import SteadyStatic
 from tutor.ui.widgets.visible_controls import ControlPictures
 
@@ -64,9 +65,11 @@ class OnOffBox(Checkbox):
         return "X" if self.value else " "
 
 
-class GeneratePane(ReachesTutorApp, Vertical, can_focus=True):
+class GeneratePane(LabPane):
     """Type a prompt and press enter: the model continues it token by token. `r` pauses and resumes, `,` and
     `.` show an earlier or later token's candidates, escape leaves a field for the lesson's keys."""
+
+    LAB_KIND = GENERATE
 
     COMPONENT_CLASSES = {"generate-pane--prompt", "generate-pane--step-token"}
     BINDINGS = [
@@ -88,11 +91,6 @@ class GeneratePane(ReachesTutorApp, Vertical, can_focus=True):
         self.step_index: int | None = None  # the step the bars show; None: the latest
         self.problem: str | None = None  # why the fields could not start a generation
         self._default_prompt = ""  # the prompt the field was filled with from the learner's text
-        self._drawn: tuple | None = None
-
-    @property
-    def lab(self) -> Lab:
-        return self.tutor_app.labs.labs.generate
 
     def compose(self) -> ComposeResult:
         app = self.tutor_app
@@ -118,10 +116,6 @@ class GeneratePane(ReachesTutorApp, Vertical, can_focus=True):
             yield SteadyStatic(id="generate-step", markup=False)
             yield CandidateBars(id="generate-bars", before_title=BEFORE_TITLE, chosen_text="drawn")
 
-    def on_mount(self) -> None:
-        self.tutor_app.labs.changed.subscribe(self, self._labs_changed)
-        self._draw()
-
     # ----- what the lesson screen hands it ------------------------------------------------------------
 
     def show(self, text: str) -> None:
@@ -131,9 +125,6 @@ class GeneratePane(ReachesTutorApp, Vertical, can_focus=True):
         if field.value == self._default_prompt and prompt != self._default_prompt:
             field.value = prompt
         self._default_prompt = prompt
-        self._draw()
-
-    def _labs_changed(self, labs: Labs) -> None:
         self._draw()
 
     # ----- actions ------------------------------------------------------------------------------------
@@ -281,6 +272,3 @@ class GeneratePane(ReachesTutorApp, Vertical, can_focus=True):
             text.append(safe_to_draw(piece), style=step_style if index == marked else "")
         return text
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._drawn = None  # the component styles may have changed with the theme

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 
 from tutor.core.answers import OverfitProgress
 from tutor.core.formatting import safe_to_draw
 from tutor.core.glyphs import to_ascii
-from tutor.core.lab import Lab, Labs
+from tutor.core.lab import OVERFIT
 from tutor.core.report import Report
 from tutor.core.training_view import (
     OPTIMIZER_WORDS,
@@ -29,25 +29,21 @@ from tutor.core.training_view import (
     overfit_status,
     same_batch,
 )
-from tutor.ui.typed_app import ReachesTutorApp, shows_ascii_only
+from tutor.ui.typed_app import shows_ascii_only
+from tutor.ui.widgets.lab_pane import LabPane
 from tutor.ui.widgets.loss_chart import LossChart
 from tutor.ui.widgets.steady_static import SteadyStatic
 
 
-class OverfitPane(ReachesTutorApp, Vertical, can_focus=True):
-    """Focusable, so that `tab` or a click and then `z` show it on the whole screen; its keys are the lesson
-    screen's."""
+class OverfitPane(LabPane):
+    """Its keys are the lesson screen's."""
 
+    LAB_KIND = OVERFIT
     COMPONENT_CLASSES = {"overfit-pane--right", "overfit-pane--wrong", "overfit-pane--row"}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.report: Report | None = None  # the lessons' report: the batch with the model in use
-        self._drawn: tuple | None = None
-
-    @property
-    def lab(self) -> Lab:
-        return self.tutor_app.labs.labs.overfit
 
     def compose(self) -> ComposeResult:
         yield SteadyStatic(id="overfit-status", classes="lab-status", markup=False)
@@ -60,22 +56,11 @@ class OverfitPane(ReachesTutorApp, Vertical, can_focus=True):
                 yield SteadyStatic(id="overfit-targets", markup=False)
                 yield SteadyStatic(id="overfit-settings", classes="lab-note", markup=False)
 
-    def on_mount(self) -> None:
-        self.tutor_app.labs.changed.subscribe(self, self._labs_changed)
-        self._draw()
-
     def show(self, report: Report | None) -> None:
         """The lessons' report: before the first step, its numbers and ✓/✗ are the batch's."""
         self.report = report
         self.tutor_app.labs.get_ready_to_train()
         self._draw()
-
-    def _labs_changed(self, labs: Labs) -> None:
-        self._draw()
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._drawn = None  # the component styles may have changed with the theme
 
     def _draw(self) -> None:
         if not self.is_mounted:

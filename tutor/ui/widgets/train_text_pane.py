@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 
 from tutor.core.formatting import safe_to_draw
 from tutor.core.glyphs import to_ascii
-from tutor.core.lab import Lab, Labs
+from tutor.core.lab import TEXT_RUN
 from tutor.core.training import TextRunSettings
 from tutor.core.training_view import (
     plan_lines,
@@ -27,22 +27,16 @@ from tutor.core.training_view import (
     text_run_timing,
     tokens_at_end,
 )
-from tutor.ui.typed_app import ReachesTutorApp, shows_ascii_only
+from tutor.ui.typed_app import shows_ascii_only
+from tutor.ui.widgets.lab_pane import LabPane
 from tutor.ui.widgets.loss_chart import LossChart
 from tutor.ui.widgets.steady_static import SteadyStatic
 
 
-class TrainTextPane(ReachesTutorApp, Vertical, can_focus=True):
-    """Focusable, so that `tab` or a click and then `z` show it on the whole screen; its keys are the lesson
-    screen's."""
+class TrainTextPane(LabPane):
+    """Its keys are the lesson screen's."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._drawn: tuple | None = None
-
-    @property
-    def lab(self) -> Lab:
-        return self.tutor_app.labs.labs.text_run
+    LAB_KIND = TEXT_RUN
 
     def compose(self) -> ComposeResult:
         yield SteadyStatic(id="train-text-status", classes="lab-status", markup=False)
@@ -54,15 +48,8 @@ class TrainTextPane(ReachesTutorApp, Vertical, can_focus=True):
                 yield SteadyStatic(id="train-text-numbers", classes="lab-numbers", markup=False)
                 yield SteadyStatic(id="train-text-plan", classes="lab-note", markup=False)
 
-    def on_mount(self) -> None:
-        self.tutor_app.labs.changed.subscribe(self, self._labs_changed)
-        self._draw()
-
     def show(self) -> None:
         self.tutor_app.labs.get_ready_to_train()
-        self._draw()
-
-    def _labs_changed(self, labs: Labs) -> None:
         self._draw()
 
     def _draw(self) -> None:
