@@ -280,3 +280,23 @@ async def test_a_model_that_is_gone_gives_way_to_the_untrained_one_with_a_notice
             await pilot.pause(0.05)
         assert app.session.report.model.choice == UNTRAINED and app.session.model == UNTRAINED
         assert any("no model has been trained" in message for _, _, message in notices)
+
+
+async def test_opening_a_training_lesson_asks_in_the_background_and_a_strange_answer_is_not_a_notice(make_fixed_app):
+    """Opening the overfitting lesson asks the engine for its models, getting it ready to train on the way. An
+    engine that answers with something else than its models (here one that answers every request with a report)
+    leaves the labs without a menu, and the learner without a notice about a request they never made."""
+    app = make_fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        notices = record_notifications(app)
+        await settle(pilot)
+        app.go_to_lesson(app.lessons.index_of("overfit"))
+        for _ in range(200):
+            if app.labs.menu_answer is not None:
+                break
+            await pilot.pause(0.02)
+        answer = app.labs.menu_answer
+        assert answer.quiet and answer.menu is None and app.labs.menu is None
+        assert answer.problem == "the model process did not answer with the models it offers"
+        await settle(pilot)
+        assert not [message for _, title, message in notices if title == "models"]

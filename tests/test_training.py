@@ -15,7 +15,16 @@ from tiny_gpt import TINY_CONFIG, tiny_gpt
 
 import tutor.lm.walkthrough
 from tutor.core.texts import sample_text
-from tutor.core.training import TRAIN_RATIO, TextRunEvaluation, TextRunSettings, TextRunStep, train_characters
+from tutor.core.training import (
+    TRAIN_RATIO,
+    TextRunEvaluation,
+    TextRunPlan,
+    TextRunProgress,
+    TextRunSettings,
+    TextRunStep,
+    count_evaluations,
+    train_characters,
+)
 from tutor.lm.data import dataloader_from_ids, tokenize
 from tutor.lm.model import GPTModel
 from tutor.lm.training import OverfitRun, TextRun
@@ -260,6 +269,26 @@ def test_the_run_on_the_text_is_the_books_train_model_simple(eval_iter):
     assert same_tensors(state_of(run.model), state_of(book_model))
 
 
+@pytest.mark.parametrize(("total_steps", "eval_freq", "expected"), [(1, 10, 2), (2, 10, 3), (11, 10, 3), (12, 10, 4),
+                                                                  (120, 10, 14), (22, 3, 9), (7, 1, 8)])
+def test_the_evaluations_a_run_will_make(total_steps, eval_freq, expected):
+    assert count_evaluations(total_steps, eval_freq) == expected
+
+
+def test_the_time_left_counts_steps_and_evaluations_apart():
+    plan = TextRunPlan(characters=0, train_characters=0, val_characters=0, train_tokens=0, val_tokens=0,
+                       train_windows=20, val_windows=2, batches_per_epoch=10, val_batches=1, total_steps=10,
+                       evaluations=count_evaluations(10, 5))  # before, after steps 1, 6 and 10
+    started = TextRunProgress(step=0, total_steps=10, epoch=1, epochs=1, tokens_seen=0, step_losses=(),
+                              train_losses=(), val_losses=(), finished=False, seconds=3.0, plan=plan,
+                              evaluating=(2, 4))
+    assert started.seconds_left is None  # no step timed yet
+    one_step = replace(started, step=1, train_losses=((0, 0, 11.0),), val_losses=((0, 0, 11.0),), seconds=10.0,
+                       step_seconds=2.0, evaluating=(2, 4))
+    # 1.5 evaluations took 8 s: 5.33 s each, 2.5 left; 9 steps left at 2 s.
+    assert one_step.seconds_left == pytest.approx(9 * 2.0 + 2.5 * 8.0 / 1.5)
+
+
 def test_tokens_seen_and_the_progress():
     run = TextRun(tiny_gpt(0), TEXT, SMALL_RUN)
     first = run.progress()
@@ -275,7 +304,9 @@ def test_tokens_seen_and_the_progress():
     assert [point[:2] for point in progress.step_losses] == [(event.step, event.tokens_seen) for event in steps]
     assert [point[0] for point in progress.train_losses] == [0, 1, 4, 7, 10, 13, 16, 19, 22]
     assert [point[0] for point in progress.val_losses] == [0, 1, 4, 7, 10, 13, 16, 19, 22]
+    assert run.plan.evaluations == len(progress.train_losses) == 9
     assert progress.seconds == pytest.approx(sum(event.seconds for event in events))
+    assert progress.step_seconds == pytest.approx(sum(event.seconds for event in steps))
     assert progress.seconds_per_epoch == pytest.approx(progress.seconds / 2)  # 2 epochs
     data = json.loads(json.dumps(progress.to_json_dict()))
     assert data["train_losses"][0] == list(progress.train_losses[0]) and data["plan"]["total_steps"] == 22
@@ -416,14 +447,18 @@ def test_train_on_a_text_prints_steps_and_evaluations(tiny_default_model, text_f
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--steps", "0"], "0 is out of range: the number of steps (--steps) must be 1 or more"),
+        (["--steps", "0"], "0 is out of range: the number of steps (--steps) must be 1 to 10000"),
+        (["--overfit-batch", "--steps", "99999999999999999999"],
+         "99999999999999999999 is out of range: the number of steps (--steps) must be 1 to 10000"),
         (["--steps", "two"], "argument --steps: invalid int value: 'two'"),
         (["--overfit-batch", "--epochs", "2"], "--epochs is for the run on the text, not --overfit-batch"),
         (["--batch", "3"], "--batch is for --overfit-batch: the run on the text trains on every batch"),
         (["--overfit-batch", "--context-length", "300"], "300 is out of range: context length must be 1 to 256"),
-        (["--epochs", "0"], "0 is out of range: epochs must be 1 or more"),
+        (["--epochs", "0"], "0 is out of range: epochs must be 1 to 50"),
+        (["--epochs", "100000"], "100000 is out of range: epochs must be 1 to 50"),
         (["--text", "/no/such/file.txt"], "no such file: /no/such/file.txt"),
         (["--save", "/no/such/folder/model.safetensors"], "--save: no such folder: /no/such/folder"),
+        (["--overfit-batch", "--save", "/tmp"], "--save: /tmp is a folder: name the file to write"),
         (["--overfit-batch", "--batch", "99999"], "batch number 99999 does not exist"),
         (["--text", "TEXT", "--context-length", "256", "--stride", "256"],
          "the training part (the first 90% of the text's characters) is too short"),

@@ -22,6 +22,8 @@ from tutor.core.settings import Settings, whole_number_rules
 from tutor.core.texts import SAMPLE_TEXT_PATH, LoadedText, TextError, read_text_file
 from tutor.core.training import (
     LEARNING_RATE,
+    MAX_EPOCHS,
+    MAX_STEPS,
     OVERFIT_STEPS,
     TRAIN_RATIO,
     TRAINING_SEED,
@@ -57,7 +59,8 @@ def build_train_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--steps", type=int, metavar="N",
-        help=f"steps to take (default: {OVERFIT_STEPS} with --overfit-batch; every step of --epochs otherwise)",
+        help=f"steps to take, 1 to {MAX_STEPS:,} (default: {OVERFIT_STEPS} with --overfit-batch; every step of "
+        "--epochs otherwise)",
     )
     parser.add_argument("--text", metavar="FILE", help="a UTF-8 text file to train on instead of the sample story")
     parser.add_argument(
@@ -96,7 +99,8 @@ def build_train_parser() -> argparse.ArgumentParser:
     )
     text_run = parser.add_argument_group("the run on the text")
     text_run.add_argument(
-        "--epochs", type=int, metavar="N", help=f"passes over the training windows (default {run.epochs})"
+        "--epochs", type=int, metavar="N",
+        help=f"passes over the training windows, 1 to {MAX_EPOCHS} (default {run.epochs})",
     )
     text_run.add_argument(
         "--eval-freq", type=int, metavar="N", help=f"evaluate both losses every N steps (default {run.eval_freq})"
@@ -116,14 +120,16 @@ def check_options(args: argparse.Namespace) -> None:
         raise UsageError("--batch is for --overfit-batch: the run on the text trains on every batch")
     try:
         if args.steps is not None:
-            whole_number("the number of steps (--steps)", args.steps)
+            whole_number("the number of steps (--steps)", args.steps, high=MAX_STEPS)
         whole_number_rules()["seed"].check(args.seed)
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.save is not None:
-        folder = Path(args.save).expanduser().parent
-        if not folder.is_dir():
-            raise UsageError(f"--save: no such folder: {folder}")
+        path = Path(args.save).expanduser()
+        if not path.parent.is_dir():
+            raise UsageError(f"--save: no such folder: {path.parent}")
+        if path.is_dir():
+            raise UsageError(f"--save: {path} is a folder: name the file to write")
 
 
 def given(args: argparse.Namespace, *names: str) -> dict:

@@ -19,6 +19,7 @@ from pathlib import PurePath
 from typing import ClassVar
 
 from tutor.core.formatting import safe_to_draw
+from tutor.core.training import MAX_EPOCHS
 
 UNTRAINED = "untrained"
 TRAINED = "trained"
@@ -34,7 +35,6 @@ MAX_OVERFIT_STEPS = 50
 MAX_NEW_TOKENS = 1000
 MAX_TOP_K = 50257
 MAX_TEMPERATURE = 10.0
-MAX_EPOCHS = 50
 
 
 # How an engine says the model a request names is not there (any more): trained in a process that has since been

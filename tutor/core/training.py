@@ -28,10 +28,14 @@ TRAIN_RATIO = 0.90  # of the text's characters, as the book splits it; the rest 
 TRAINING_SEED = 123  # seeds dropout and the shuffling of the training windows
 
 OVERFIT_STEPS = 25  # the overfitting lesson's (and `loss-tutor train --overfit-batch`'s) default
+# The most a run may be asked for: 50 epochs of the sample story is about 40 minutes on two cores, and 10,000
+# overfitting steps about two hours. More is a typing mistake far more often than a plan.
+MAX_EPOCHS = 50
+MAX_STEPS = 10_000
 
 
-def whole_number(label: str, value: object, low: int = 1) -> None:
-    WholeNumberRule(label, low).check(value)
+def whole_number(label: str, value: object, low: int = 1, high: int | None = None) -> None:
+    WholeNumberRule(label, low, high).check(value)
 
 
 def check_rate(label: str, value: object, *, positive: bool) -> None:
@@ -73,14 +77,14 @@ class TextRunSettings:
             max_context_length=max_context_length,
         )
         check_positions(self.batch_size, self.context_length)
-        whole_number("epochs", self.epochs)
+        whole_number("epochs", self.epochs, high=MAX_EPOCHS)
         whole_number("the evaluation frequency (steps between evaluations)", self.eval_freq)
         whole_number("the batches per evaluation", self.eval_iter)
         whole_number_rules()["seed"].check(self.seed)
         check_rate("the learning rate", self.learning_rate, positive=True)
         check_rate("the weight decay", self.weight_decay, positive=False)
         if self.max_steps is not None:
-            whole_number("the number of steps", self.max_steps)
+            whole_number("the number of steps", self.max_steps, high=MAX_STEPS)
 
     def to_json_dict(self) -> dict:
         return asdict(self)
@@ -105,9 +109,16 @@ class TextRunPlan:
     batches_per_epoch: int  # full training batches (the book's train loader drops a short last one)
     val_batches: int  # validation batches, the last one possibly short (the book's val loader keeps it)
     total_steps: int  # batches_per_epoch × epochs, or max_steps if that is fewer
+    evaluations: int = 0  # how many times both losses will be measured, the ones before and after training included
 
     def to_json_dict(self) -> dict:
         return asdict(self)
+
+
+def count_evaluations(total_steps: int, eval_freq: int) -> int:
+    """The one before training, one after steps 1, 1 + eval_freq, ... (the book's schedule), and one after the last
+    step if the schedule does not fall there."""
+    return 1 + len(range(1, total_steps + 1, eval_freq)) + ((total_steps - 1) % eval_freq != 0)
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,20 @@ class TextRunProgress:
     seconds: float  # time spent stepping and evaluating so far (a paused run's clock stops)
     plan: TextRunPlan
     evaluating: tuple[int, int] | None = None  # an evaluation under way: (batches measured, of how many)
+    step_seconds: float = 0.0  # the part of `seconds` spent in steps; the rest went to evaluations
+
+    @property
+    def seconds_left(self) -> float | None:
+        """What the rest of the run should take: the steps left at what a step has taken, and the evaluations left
+        at what an evaluation has taken (they cost differently, and the first step comes after one). None until
+        a step and an evaluation have been timed."""
+        done = len(self.train_losses) + (self.evaluating[0] / self.evaluating[1] if self.evaluating else 0.0)
+        if not self.step or not done:
+            return None
+        per_step = self.step_seconds / self.step
+        per_evaluation = (self.seconds - self.step_seconds) / done
+        evaluations_left = max(self.plan.evaluations - done, 0.0)
+        return (self.total_steps - self.step) * per_step + evaluations_left * per_evaluation
 
     @property
     def seconds_per_epoch(self) -> float | None:

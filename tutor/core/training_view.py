@@ -198,20 +198,15 @@ def text_run_status(lab: Lab) -> str:
     return f"{where} · paused · r resumes, x starts over"
 
 
-def seconds_per_step(progress: TextRunProgress) -> float | None:
-    """The time each step has taken so far, its share of the evaluations included."""
-    return progress.seconds / progress.step if progress.step else None
-
-
 def text_run_timing(progress: TextRunProgress) -> list[str]:
     """The tokens trained on, the time it took, and (measured from it) the time the rest will take."""
     lines = [f"{progress.tokens_seen:,} tokens seen"]
-    per_step = seconds_per_step(progress)
-    if per_step is None:
+    if not progress.step:
         return [*lines, f"{duration(progress.seconds)} so far"]
-    lines.append(f"{duration(progress.seconds)} · {per_step:.2f} s a step")
-    if not progress.finished:
-        lines.append(f"about {duration((progress.total_steps - progress.step) * per_step)} to go")
+    lines.append(f"{duration(progress.seconds)} · {progress.step_seconds / progress.step:.2f} s a step")
+    left = progress.seconds_left
+    if not progress.finished and left is not None:
+        lines.append(f"about {duration(left)} to go")
     return lines
 
 

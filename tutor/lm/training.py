@@ -41,6 +41,7 @@ from tutor.core.training import (
     TextRunStep,
     TrainingEvent,
     check_rate,
+    count_evaluations,
     train_characters,
 )
 from tutor.core.windows import check_enough_tokens, count_windows
@@ -242,6 +243,7 @@ class TextRun:
         val_windows = count_windows(len(self._val_ids), settings.context_length, settings.stride)
         batches_per_epoch = train_windows // settings.batch_size
         all_steps = batches_per_epoch * settings.epochs
+        total_steps = all_steps if settings.max_steps is None else min(all_steps, settings.max_steps)
         self.plan = TextRunPlan(
             characters=len(text),
             train_characters=split,
@@ -252,7 +254,8 @@ class TextRun:
             val_windows=val_windows,
             batches_per_epoch=batches_per_epoch,
             val_batches=math.ceil(val_windows / settings.batch_size),
-            total_steps=all_steps if settings.max_steps is None else min(all_steps, settings.max_steps),
+            total_steps=total_steps,
+            evaluations=count_evaluations(total_steps, settings.eval_freq),
         )
         self.model = trainable_copy(model)
         self.optimizer = make_optimizer(self.model, settings.learning_rate, settings.weight_decay)
@@ -270,6 +273,7 @@ class TextRun:
         self._train_losses: list[tuple[int, int, float]] = []
         self._val_losses: list[tuple[int, int, float]] = []
         self.seconds = 0.0
+        self.step_seconds = 0.0
 
     @property
     def finished(self) -> bool:
@@ -307,6 +311,7 @@ class TextRun:
             seconds=self.seconds,
             plan=self.plan,
             evaluating=self._evaluation.measured() if self._evaluation is not None else None,
+            step_seconds=self.step_seconds,
         )
 
     def _next_unit(self, checkpoint: Checkpoint) -> TrainingEvent | None:
@@ -315,6 +320,7 @@ class TextRun:
         if not self._evaluation_due:
             step = self._train(checkpoint, started)
             self.seconds += step.seconds
+            self.step_seconds += step.seconds
             return step
         if self._evaluation is None:
             self._evaluation = self._begin_evaluation()

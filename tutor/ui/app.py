@@ -443,7 +443,7 @@ class TutorApp(App):
 
     def on_menu_answered(self, message: MenuAnswered) -> None:
         self.labs.menu_answered(message)
-        if message.problem is not None:
+        if message.problem is not None and not message.quiet:
             self.notify(message.problem, title="models", severity="error", timeout=10)
         elif message.menu is not None and message.menu.opened is not None:
             self.notify(f"opened {message.menu.option(message.menu.opened).name}: every lesson uses it now",

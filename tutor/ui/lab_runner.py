@@ -41,6 +41,7 @@ class MenuAnswered(Message):
     menu: ModelMenu | None
     problem: str | None
     ticket: int = 0  # which request of `LabRunner.refresh_menu` this answers
+    quiet: bool = False  # asked in the background: a problem is not worth a notice
 
 
 class LabRunner:
@@ -201,15 +202,16 @@ class LabRunner:
 
     # ----- the models on offer ----------------------------------------------------------------------------
 
-    def refresh_menu(self, job: Job | None = None) -> int:
+    def refresh_menu(self, job: Job | None = None, *, quiet: bool = False) -> int:
         """Ask the engine which models it offers (or to open or save a file, which answers the same). Returns
-        the request's ticket: `menu_answer.ticket` once it is answered."""
+        the request's ticket: `menu_answer.ticket` once it is answered. `quiet`: asked in the background, so a
+        problem is kept in `menu_answer` but not told."""
         session = self.app.session
         request = Request(text=session.text.text, settings=session.settings, source=session.source,
                           job=job or ModelsJob())
         self.menu_tickets += 1
         ticket = self.menu_tickets
-        self.app.run_worker(lambda: self._ask_menu(request, ticket), thread=True, group="menu")
+        self.app.run_worker(lambda: self._ask_menu(request, ticket, quiet), thread=True, group="menu")
         return ticket
 
     def get_ready_to_train(self) -> None:
@@ -217,7 +219,7 @@ class LabRunner:
         train on the way."""
         if not self._ready_to_train_asked:
             self._ready_to_train_asked = True
-            self.refresh_menu(ModelsJob(get_ready_to_train=True))
+            self.refresh_menu(ModelsJob(get_ready_to_train=True), quiet=True)
 
     def open_weights(self, path: str) -> int:
         return self.refresh_menu(LoadWeightsJob(path=path))
@@ -225,7 +227,7 @@ class LabRunner:
     def save_trained(self, path: str) -> int:
         return self.refresh_menu(SaveTrainedJob(path=path))
 
-    def _ask_menu(self, request: Request, ticket: int) -> None:
+    def _ask_menu(self, request: Request, ticket: int, quiet: bool) -> None:
         worker = get_current_worker()
         try:
             menu, problem = self.app.compute_on_an_engine(request, worker), None
@@ -233,8 +235,10 @@ class LabRunner:
             return
         except Exception as error:  # a learner's error (no such file) or the engine's: shown, never a traceback
             menu, problem = None, str(error)
+        if problem is None and not isinstance(menu, ModelMenu):
+            menu, problem = None, "the model process did not answer with the models it offers"
         if not worker.is_cancelled:
-            self.app.post_message(MenuAnswered(menu, problem, ticket))
+            self.app.post_message(MenuAnswered(menu, problem, ticket, quiet))
 
     def menu_answered(self, message: MenuAnswered) -> None:
         self.menu_answer = message
