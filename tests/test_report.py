@@ -154,3 +154,20 @@ def test_report_unpickles_without_torch(report, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [repr(report.loss_pytorch), "tutor.core.report", "16", "5"]
     assert isinstance(report, Report)
+
+
+def test_the_lessons_say_which_model_computed_their_numbers():
+    from dataclasses import replace
+
+    from tutor.core.report import ModelCard
+
+    untrained = ModelCard(vocab_size=50257, context_length=256, emb_dim=768, n_heads=12, n_layers=12, drop_rate=0.1,
+                          qkv_bias=False, parameter_count=162_419_712, seed=42, training=False)
+    assert untrained.words == "a real, still untrained GPT-2-sized model"
+    assert untrained.weights_words == "drawn at random after torch.manual_seed(42): it is untrained"
+    trained = replace(untrained, seed=None, choice="trained", name="trained here: 3 steps overfitting one batch")
+    assert trained.words == "a real GPT-2-sized model, trained in this session"
+    assert trained.weights_words == "trained here: 3 steps overfitting one batch"
+    from_file = replace(untrained, seed=None, choice="file:my\x1bfile.pth", name="my\x1bfile.pth")
+    assert from_file.words == "a real GPT-2-sized model, with the weights of my\\x1bfile.pth"  # never an escape
+    assert from_file.weights_words == "read from my\\x1bfile.pth"

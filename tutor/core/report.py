@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple, NoReturn
 
 from tutor.core.counting import of_total, shown_number
-from tutor.core.formatting import visible
+from tutor.core.formatting import safe_to_draw, visible
 from tutor.core.settings import Settings
 
 TENSOR_NAMES = (
@@ -109,6 +109,24 @@ class ModelCard:
     def mode(self) -> str:
         return "train" if self.training else "eval"
 
+    @property
+    def words(self) -> str:
+        """What the model is, for a sentence: "a real, still untrained GPT-2-sized model", or whose weights."""
+        if self.choice == "untrained":
+            return "a real, still untrained GPT-2-sized model"
+        if self.choice == "trained":
+            return "a real GPT-2-sized model, trained in this session"
+        return f"a real GPT-2-sized model, with the weights of {safe_to_draw(self.name)}"
+
+    @property
+    def weights_words(self) -> str:
+        """Where its weights come from, for the forward lesson's list of what the model is."""
+        if self.choice == "untrained" and self.seed is not None:
+            return f"drawn at random after torch.manual_seed({self.seed}): it is untrained"
+        if self.choice == "trained":
+            return safe_to_draw(self.name)
+        return f"read from {safe_to_draw(self.name)}"
+
 
 @dataclass(frozen=True)
 class Report:
@@ -178,6 +196,8 @@ class Report:
             "parameter_count": self.model.parameter_count,
             "model_seed": "unknown" if self.model.seed is None else self.model.seed,
             "model_mode": self.model.mode,
+            "model_words": self.model.words,
+            "model_weights": self.model.weights_words,
             "inputs_shape": tuple(self.tensors["inputs"].shape),
             "logits_shape": self.logits_shape,
             "logits_flat_shape": self.logits_flat_shape,
@@ -289,7 +309,8 @@ VALUE_NAMES = frozenset(
     {
         "batch_size", "context_length", "stride", "seed", "character_count", "token_count", "characters_per_token",
         "window_count", "batch_count", "batch_index", "batch_number", "vocab_size", "model_context_length", "emb_dim",
-        "n_heads", "n_layers", "drop_rate", "qkv_bias", "parameter_count", "model_seed", "model_mode",
+        "n_heads", "n_layers", "drop_rate", "qkv_bias", "parameter_count", "model_seed", "model_mode", "model_words",
+        "model_weights",
         "first_sequence_loss", "first_target_loss", "log_probas_shape", "most_surprising_where",
         "first_sequence_perplexity", "first_sequence_vs_uniform", "first_window_aligned", "inputs_shape", "logits_shape", "logits_flat_shape", "targets_flat_shape",
         "correct_count", "position_count", "accuracy", "first_target_prob", "first_target_log_prob",

@@ -15,7 +15,7 @@ HELP = """\
 # loss-tutor help
 
 Each lesson is one step of how a GPT model's training loss is computed. Every number you see is
-computed live by a real (untrained) GPT-2-sized model on your text.
+computed live by a real GPT-2-sized model on your text: untrained unless you choose another (`m`).
 
 ## Keys
 
