@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from app_helpers import settle, shown
+from app_helpers import record_notifications, settle, shown
 from report_fixture import DEFAULT_REPORT_PATH, load_fixture
 from stepping_clock import SteppingClock
 from textual.widgets._footer import FooterKey
@@ -273,6 +273,28 @@ async def test_u_makes_every_lesson_use_the_trained_model(tiny):
         assert app.session.report.targets != report.targets and app.session.report.model.choice == TRAINED
         changed = pane.query_one("#overfit-changed")
         assert changed.display and shown(changed).startswith("the batch has changed since this run began")
+
+
+async def test_u_while_training_pauses_the_run_and_uses_the_model_as_it_is(tiny):
+    app = make_tutor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_lesson(pilot, "overfit")
+        notices = record_notifications(app)
+        await pilot.press("o")
+        await until_idle(pilot, OVERFIT)
+        lab = app.labs.labs.overfit
+        LabEngine.gated = True
+        await pilot.press("r")  # running: the next step waits for a permit
+        await pilot.pause()
+        assert lab.running and lab.waiting
+        await pilot.press("u")
+        assert not lab.running  # paused: the step in hand finishes, no other is asked for
+        LabEngine.permits.release()
+        await until_idle(pilot, OVERFIT)
+        await settle(pilot)
+        assert app.session.model == TRAINED and app.session.report.model.choice == TRAINED
+        assert not lab.running and not lab.waiting and lab.latest.steps[-1].step == 2
+        assert any("training paused (r goes on)" in message for _, _, message in notices)
 
 
 async def test_the_run_on_the_text_shows_progress_at_once_pauses_resumes_and_finishes(tiny):

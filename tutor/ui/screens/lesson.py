@@ -17,7 +17,7 @@ from textual.widgets import Input, Static
 from tutor.core.counting import DIGIT_KEYS, of_total, shown_number
 from tutor.core.formatting import safe_to_draw
 from tutor.core.jobs import TRAINED
-from tutor.core.lab import OVERFIT, OVERFIT_TARGET_STEPS
+from tutor.core.lab import GENERATE, OVERFIT, OVERFIT_TARGET_STEPS
 from tutor.core.lessons import Lesson, LessonSet
 from tutor.core.model_choice import LIST
 from tutor.core.session import Session
@@ -355,9 +355,17 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
             self.tutor_app.labs.cancel(kind)
 
     def action_lab_use(self) -> None:
+        """Every lesson computes with the trained model as it is now: a run still training is paused first (each
+        step would change the model under the lessons, and keep the engine from computing them)."""
+        labs = self.tutor_app.labs
+        training = labs.labs.running()
+        paused = training is not None and training.running and training.kind != GENERATE
+        if paused:
+            labs.pause(training.kind)
         self.tutor_app.choose_model(TRAINED)
-        self.notify("every lesson now computes with the model trained here (m chooses another, or saves it)",
-                    title="model", timeout=6)
+        self.notify("every lesson now computes with the model trained here"
+                    + (", as it is now: training paused (r goes on)" if paused else "")
+                    + " (m chooses another, or saves it)", title="model", timeout=6)
 
     def action_follow(self) -> None:
         self.tutor_app.follow_suggestion()
