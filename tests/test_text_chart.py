@@ -15,6 +15,7 @@ from tutor.core.text_chart import (
     ASCII_GLYPHS,
     MIN_HEIGHT,
     MIN_WIDTH,
+    PERCENT_WIDTH,
     UNICODE_GLYPHS,
     Candidate,
     Series,
@@ -23,6 +24,7 @@ from tutor.core.text_chart import (
     compact_number,
     line_chart,
     nice_ticks,
+    percent,
 )
 
 TRAIN = Series("train", [(step, 11 * math.exp(-step / 20) + 0.5) for step in range(0, 101)])
@@ -299,7 +301,7 @@ def test_bars_show_percentages_and_mark_the_chosen_token():
     assert "41.0%" in chosen and "63.0%" in chosen
     assert lines[2].startswith("  ↵ ") and "12.0%" in lines[2] and "20.0%" in lines[2]
     assert "◀" not in "".join(lines[2:]) and "▶" not in "".join(lines[2:])
-    assert lines[4].startswith("  \\x1b[31m") and "<0.1%" in lines[4] and lines[4].rstrip().endswith("cut")
+    assert lines[4].startswith("  \\x1b[31m") and "0.01%" in lines[4] and lines[4].rstrip().endswith("cut")
     assert "\x1b" not in "".join(lines)  # a control character is written out, never sent
     assert lines[5].startswith("  猫") and lines[5].split()[-2:] == ["0%", "cut"]
 
@@ -353,3 +355,9 @@ def test_any_candidates_at_any_width_fit_exactly(candidates, width, ascii_only):
     assert chart.height == (len(candidates) + 1 if candidates else 1)
     if ascii_only:
         assert chart.text().isascii()
+
+
+@pytest.mark.parametrize(("probability", "shown"), [(0.63, "63.0%"), (0.0005, "0.1%"), (0.0004, "0.04%"),
+                                                    (1.99e-5, "0.002%"), (1e-9, "1e-07%"), (0.0, "0%")])
+def test_a_small_probability_keeps_its_size_in_six_cells(probability, shown):
+    assert percent(probability) == shown and len(shown) <= PERCENT_WIDTH

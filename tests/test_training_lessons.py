@@ -79,6 +79,8 @@ def test_the_status_says_how_far_an_evaluation_has_come():
     assert text_run_status(lab) == "step 48 of 120 · epoch 2 of 4 · evaluating: 3 of 8 batches · running…"
     lab.latest = progress_by_hand()
     assert text_run_status(lab) == "step 48 of 120 · epoch 2 of 4 · running…"
+    lab.running, lab.latest = False, replace(progress_by_hand(), evaluating=(3, 8))
+    assert text_run_status(lab) == "step 48 of 120 · epoch 2 of 4 · paused · r resumes, x starts over"
 
 
 def test_the_lesson_code_trains_with_the_runs_settings():
@@ -311,6 +313,7 @@ async def test_the_run_on_the_text_shows_progress_at_once_pauses_resumes_and_fin
         await pilot.pause()
         lab = app.labs.labs.text_run
         assert status(pane, "train-text").startswith("starting…")  # before the engine has answered anything
+        assert pane.query_one(LossChart).empty_message == "measuring both losses before the first step…"
 
         answered = []
 

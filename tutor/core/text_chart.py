@@ -531,8 +531,8 @@ def percent(probability: float | None) -> str:
         return "n/a"
     if probability == 0:
         return "0%"
-    if probability < 0.0005:
-        return "<0.1%"
+    if probability < 0.0005:  # one significant figure, so that an untrained model's 0.002% is not hidden
+        return f"{probability * 100:.1g}%"
     return f"{probability * 100:.1f}%"
 
 

@@ -188,7 +188,7 @@ def text_run_status(lab: Lab) -> str:
             return "starting… splitting the text into windows, then measuring both losses before the first step"
         return "not started · r starts the run"
     where = f"step {progress.step:,} of {progress.total_steps:,} · epoch {progress.epoch} of {progress.epochs}"
-    if progress.evaluating is not None:
+    if progress.evaluating is not None and (lab.running or lab.waiting):  # paused, it would only crowd the line
         measured, batches = progress.evaluating
         where += f" · evaluating: {measured} of {batches} batches"
     if lab.running or lab.waiting or lab.problem:

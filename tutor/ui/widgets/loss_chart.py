@@ -117,16 +117,17 @@ class LossChart(ChartLines):
         x_max: float | None = None,
         title: str | None = None,
         x_label: str | None = None,
+        empty_message: str | None = None,
     ) -> None:
         """Draw these series (one or two; the first a line, the second points), the x axis reaching at least
-        `x_max`. Nothing is drawn again if nothing changed."""
+        `x_max`; `empty_message` while they have no point. Nothing is drawn again if nothing changed."""
         frozen = tuple(Series(line.name, tuple(line.points)) for line in series)
         if not 1 <= len(frozen) <= 2:
             raise ValueError(f"a loss chart draws one or two series, not {len(frozen)}")
-        shown = (frozen, x_max, title or self.title, x_label or self.x_label)
-        if shown == (self.series, self.x_max, self.title, self.x_label):
+        shown = (frozen, x_max, title or self.title, x_label or self.x_label, empty_message or self.empty_message)
+        if shown == (self.series, self.x_max, self.title, self.x_label, self.empty_message):
             return
-        self.series, self.x_max, self.title, self.x_label = shown
+        self.series, self.x_max, self.title, self.x_label, self.empty_message = shown
         self.forget_chart()
         self.refresh()
 

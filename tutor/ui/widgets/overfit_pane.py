@@ -84,7 +84,10 @@ class OverfitPane(LabPane):
         settings.display = not lab.started
         settings.update(f"{OPTIMIZER_WORDS}, on this batch")
         results = overfit_results(lab)
-        self.query_one(LossChart).show(overfit_series(results), x_max=max(lab.target_steps, len(results) - 1))
+        self.query_one(LossChart).show(
+            overfit_series(results), x_max=max(lab.target_steps, len(results) - 1),
+            empty_message="the first step is on its way…" if lab.waiting else "no step yet: r or o starts",
+        )
 
     def _targets(self, report: Report | None, ascii_only: bool) -> Text:
         """The batch's targets, row by row, each after ✓ if the model's most likely token is it, else ✗."""

@@ -78,4 +78,8 @@ class TrainTextPane(LabPane):
         numbers_widget.display = bool(numbers)
         numbers_widget.update(text("\n".join(numbers)))
         self.query_one("#train-text-plan", SteadyStatic).update(text("\n".join(plan)))
-        self.query_one(LossChart).show(text_run_series(progress), x_max=tokens_at_end(progress))
+        busy = lab.running or lab.waiting
+        self.query_one(LossChart).show(
+            text_run_series(progress), x_max=tokens_at_end(progress),
+            empty_message="measuring both losses before the first step…" if busy else "none yet: r starts",
+        )
