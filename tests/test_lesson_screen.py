@@ -310,7 +310,8 @@ async def test_every_lesson_shows_the_numbers_of_loss_tutor_json(make_app):
         assert f"vocabulary {card.vocab_size:,}, inputs of up to {card.context_length} tokens" in text()
         assert f"{card.emb_dim}-wide vectors, {card.n_heads} attention heads, {card.n_layers} layers" in text()
         assert f"dropout {card.drop_rate}, qkv bias: no" in text()
-        assert f"{card.parameter_count:,} parameters, drawn at random after `torch.manual_seed({card.seed})`" in text()
+        assert f"{card.parameter_count:,} parameters, drawn at random after torch.manual_seed({card.seed}): it is " \
+               "untrained" in text()
         assert "run in eval mode, so dropout is off" in text()
 
         # 5 softmax: predictions and ✓/✗ of row 1
