@@ -347,7 +347,7 @@ async def test_every_lesson_shows_the_numbers_of_loss_tutor_json(make_app):
         assert app.session.lesson_id == "perplexity"
         assert f"This run: loss {data['loss_pytorch']:.3f}, so the perplexity is **{data['perplexity']:,.0f}**," in text()
         assert f"loss ln {data['vocab_size']:,} = {data['uniform_loss']:.3f}" in text()
-        assert f"This run's {data['perplexity']:,.0f} is above {data['vocab_size']:,}" in text()
+        assert f"This run's {data['perplexity']:,.0f} is higher than {data['vocab_size']:,}" in text()
 
         # 9 recap: per token, per window, per batch, and the heatmap of all three
         await press_and_settle(pilot, "right")
