@@ -194,7 +194,6 @@ def largest_text(path: Path, characters: int) -> Path:
 UI_CHILD = """
 import json, statistics, sys, time
 launched = float(sys.argv[1])
-ticks = []
 """ + BUILD_AND_RECORD_FRAMES + """
 from textual.screen import Screen
 
@@ -215,13 +214,7 @@ async def auto_pilot(pilot):
     from tutor.ui.screens.lesson import LessonScreen
     from tutor.core.settings import Settings
     import asyncio
-    while not frames:
-        await asyncio.sleep(0.001)
-    ticks.append(frames[0])
-    app.set_interval(0.005, lambda: ticks.append(time.time()))
-    while app.session.report is None:
-        await asyncio.sleep(0.002)
-    arrived = time.time()
+    arrived = await numbers_on_screen(0.002)
     await asyncio.sleep(0.3)
     stamps["first_frame"] = frames[0] - launched
     stamps["numbers_ready"] = first_after(frames, arrived) - launched

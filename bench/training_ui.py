@@ -32,7 +32,6 @@ OVERFIT_MOST_SECONDS = 90.0
 TRAINING_UI_CHILD = """
 import json, sys, time
 text_run_seconds, overfit_most_seconds = float(sys.argv[1]), float(sys.argv[2])
-ticks = []
 """ + BUILD_AND_RECORD_FRAMES + """
 def longest_gap(start, end):
     gaps = [b - a for a, b in zip(ticks, ticks[1:]) if start <= a < end]
@@ -48,12 +47,7 @@ figures = {}
 
 async def auto_pilot(pilot):
     import asyncio
-    while not frames:
-        await asyncio.sleep(0.001)
-    ticks.append(frames[0])
-    app.set_interval(0.005, lambda: ticks.append(time.time()))
-    while app.session.report is None:
-        await asyncio.sleep(0.01)
+    await numbers_on_screen(0.01)
     lesson_ids = [lesson.id for lesson in app.lessons.lessons]
 
     async def run_lab(kind, lesson_id, most_seconds):

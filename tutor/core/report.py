@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, NoReturn
 
 from tutor.core.counting import of_total, shown_number
 from tutor.core.formatting import safe_to_draw, visible
+from tutor.core.jobs import TRAINED, UNTRAINED
 from tutor.core.settings import Settings
 
 TENSOR_NAMES = (
@@ -102,7 +103,7 @@ class ModelCard:
     parameter_count: int
     seed: int | None  # the `torch.manual_seed` its weights were drawn with; None if not known
     training: bool  # False: eval mode, dropout off
-    choice: str = "untrained"  # how a request names it (tutor/core/jobs.py)
+    choice: str = UNTRAINED  # how a request names it (tutor/core/jobs.py)
     name: str = "untrained (seed 42)"  # what the header calls it
 
     @property
@@ -112,18 +113,18 @@ class ModelCard:
     @property
     def words(self) -> str:
         """What the model is, for a sentence: "a real, still untrained GPT-2-sized model", or whose weights."""
-        if self.choice == "untrained":
+        if self.choice == UNTRAINED:
             return "a real, still untrained GPT-2-sized model"
-        if self.choice == "trained":
+        if self.choice == TRAINED:
             return "a real GPT-2-sized model, trained in this session"
         return f"a real GPT-2-sized model, with the weights of {safe_to_draw(self.name)}"
 
     @property
     def weights_words(self) -> str:
         """Where its weights come from, for the forward lesson's list of what the model is."""
-        if self.choice == "untrained" and self.seed is not None:
+        if self.choice == UNTRAINED and self.seed is not None:
             return f"drawn at random after torch.manual_seed({self.seed}): it is untrained"
-        if self.choice == "trained":
+        if self.choice == TRAINED:
             return safe_to_draw(self.name)
         return f"read from {safe_to_draw(self.name)}"
 

@@ -398,8 +398,9 @@ class TextRun:
                 self._new_val_pass()
         self._stream.commit()
         return _Evaluation(
-            train_batches=[self._train_batch(order, batch) for batch in range(train_batches)],
-            val_batches=[self._val_batch(batch) for batch in range(val_batches)],
+            batches=[*(self._train_batch(order, batch) for batch in range(train_batches)),
+                     *(self._val_batch(batch) for batch in range(val_batches))],
+            train_count=train_batches,
         )
 
     def _end_evaluation(self) -> TextRunEvaluation:
@@ -416,29 +417,29 @@ class TextRun:
 class _Evaluation:
     """An evaluation under way: its batches, training ones first, and the loss of each one measured so far."""
 
-    train_batches: list[Batch]
-    val_batches: list[Batch]
+    batches: list[Batch]
+    train_count: int  # the first ones are the training batches, the rest the validation ones
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def done(self) -> bool:
-        return len(self.losses) == len(self.train_batches) + len(self.val_batches)
+        return len(self.losses) == len(self.batches)
 
     def measured(self) -> tuple[int, int]:
-        return len(self.losses), len(self.train_batches) + len(self.val_batches)
+        return len(self.losses), len(self.batches)
 
     def next_batch(self) -> Batch:
-        return (self.train_batches + self.val_batches)[len(self.losses)]
+        return self.batches[len(self.losses)]
 
     def means(self) -> tuple[float, float]:
         """The book's `calc_loss_loader` on each part: the mean of its batches' losses (each batch's mean, however
         short)."""
-        count = len(self.train_batches)
-        return _mean(self.losses[:count]), _mean(self.losses[count:])
+        return _mean(self.losses[: self.train_count]), _mean(self.losses[self.train_count :])
 
 
 def _mean(losses: list[float]) -> float:
+    # Added one by one, as the book's loop does: `sum` rounds otherwise from Python 3.12 on (compensated summation).
     total = 0.0
     for loss in losses:
         total += loss
