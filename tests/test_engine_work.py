@@ -118,6 +118,32 @@ def test_generation_streams_in_slices_until_the_new_tokens_are_drawn():
     assert [step.index for step in steps] == list(range(12))
 
 
+BEGIN_GENERATING = GenerateJob(restart=True, prompt="Every effort moves you", max_new_tokens=200, seconds=0.01)
+GO_ON_GENERATING = GenerateJob(seconds=0.01)
+
+
+def test_a_generation_paused_on_the_trained_model_does_not_go_on_once_that_model_trains_on():
+    models, work = EngineModels(), SessionWork()
+    answer(request(OverfitJob(steps=1, restart=True)), models, work, bug_lab=False)
+    begun = answer(request(BEGIN_GENERATING, model=TRAINED), models, work)
+    went_on = answer(request(GO_ON_GENERATING), models, work)  # it goes on while the model stays as it was
+    assert went_on.token_count > begun.token_count and not went_on.finished
+
+    answer(request(OverfitJob(steps=1)), models, work, bug_lab=False)  # the weights its cache came from change
+    with pytest.raises(ValueError, match="trained on since this text was begun"):
+        answer(request(GO_ON_GENERATING), models, work)
+    answer(request(BEGIN_GENERATING, model=TRAINED), models, work)
+    answer(request(GO_ON_GENERATING), models, work)  # begun again, it goes on
+
+
+def test_a_generation_with_another_model_goes_on_while_the_trained_model_trains():
+    models, work = EngineModels(), SessionWork()
+    answer(request(OverfitJob(steps=1, restart=True)), models, work, bug_lab=False)
+    begun = answer(request(BEGIN_GENERATING, model=UNTRAINED), models, work)
+    answer(request(OverfitJob(steps=1)), models, work, bug_lab=False)
+    assert answer(request(GO_ON_GENERATING), models, work).token_count > begun.token_count
+
+
 def test_a_saved_trained_model_is_reopened_as_a_file_model(tmp_path):
     models, work = EngineModels(), SessionWork()
     trained = answer(request(OverfitJob(steps=3, restart=True)), models, work, bug_lab=False)

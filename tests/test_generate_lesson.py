@@ -297,6 +297,49 @@ async def test_r_pauses_after_the_slice_in_hand_and_resumes_to_the_end(tiny):
         assert [step.token_id for step in lab.steps] == list(expected.token_ids)  # the same as without a pause
 
 
+async def test_a_generation_paused_on_the_trained_model_begins_again_once_that_model_has_trained_on(tiny):
+    app = make_tutor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.go_to_lesson(app.lessons.index_of("overfit"))
+        await settle(pilot)
+        await pilot.press("o")
+        await until_idle(pilot, app.labs.labs.overfit)
+        await pilot.press("u")  # every lesson, the generation included, uses the model trained here
+        await settle(pilot)
+        pane = await open_lesson(pilot)
+        await type_into(pilot, pane, "generate-new-tokens", "10")
+        GatedGenerations.gate.clear()
+        await pilot.press("enter")
+        await pilot.press("escape", "r")  # paused after its first slice
+        GatedGenerations.gate.set()
+        await until_stopped(pilot)
+        lab = app.labs.labs.generate
+        assert lab.latest.token_count == TOKENS_PER_SLICE and not lab.finished
+
+        app.go_to_lesson(app.lessons.index_of("overfit"))
+        await settle(pilot)
+        await pilot.press("o")  # the model it was drawing with changes: its cache of keys and values is stale
+        await until_idle(pilot, app.labs.labs.overfit)
+        pane = await open_lesson(pilot)
+        await pilot.press("r")
+        await until_stopped(pilot)
+        assert lab.problem is not None and "trained on since this text was begun" in lab.problem
+        assert plain(pane.query_one("#generate-status")).startswith("stopped: the model was trained on")
+
+        await pilot.press("r")  # begins it again, with the model as it is now
+        await until_stopped(pilot)
+        assert lab.problem is None and lab.finished and lab.latest.token_count == len(lab.steps) == 10
+
+
+async def until_idle(pilot, lab) -> None:
+    for _ in range(1000):
+        await pilot.pause(0.01)
+        if not (lab.running or lab.waiting):
+            break
+    await settle(pilot)
+
+
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("generate-temperature", "hot", "Not started: temperature: 'hot' is not a number"),
     ("generate-new-tokens", "5000", "Not started: new tokens: 5000 is out of range; it must be 1 to 1000"),
@@ -337,6 +380,48 @@ async def test_escape_gives_the_lesson_keys_back_from_the_prompt(tiny):
         await pilot.press("escape", "left")
         await settle(pilot)
         assert app.lesson_index == lesson - 1
+
+
+def footer_descriptions(app) -> set[str]:
+    from textual.widgets._footer import FooterKey
+
+    return {key.description for key in app.screen.query(FooterKey) if key.display}
+
+
+async def test_g_goes_to_the_prompt_from_anywhere_in_the_lesson_and_the_lesson_keys_stay(tiny):
+    """The prompt is one key away (it was three tabs away), said in the footer; the lesson opens with the focus on
+    its explanation as every lesson does, so ← → and the other lesson keys work until the learner presses g."""
+    app = make_tutor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_lesson(pilot)
+        prompt = pane.query_one("#generate-prompt", Input)
+        tabs = app.screen.query_one("#panes")
+        lesson = app.lesson_index
+        assert app.focused is app.screen.query_one("#explanation")
+        assert "Prompt" in footer_descriptions(app)
+        tabs.active = "tab-code"
+        await settle(pilot)
+        await pilot.press("g")
+        await settle(pilot)
+        assert tabs.active == "tab-generate" and app.focused is prompt
+        await pilot.press("x", "n", "space", "1")  # typed, not lesson keys
+        assert prompt.value.endswith("xn 1") and app.lesson_index == lesson
+        await pilot.press("escape", "left")
+        await settle(pilot)
+        assert app.lesson_index == lesson - 1
+        assert "Prompt" not in footer_descriptions(app)  # the generation lesson's key only
+        await pilot.press("g")
+        await settle(pilot)
+        assert app.lesson_index == lesson - 1 and app.focused is not prompt
+
+        await pilot.press("right")
+        app.screen.query_one("#explanation").focus()
+        await pilot.press("z")  # the explanation on the whole screen: g shows the panes again
+        await settle(pilot)
+        assert app.screen.maximized is app.screen.query_one("#explanation")
+        await pilot.press("g")
+        await settle(pilot)
+        assert app.screen.maximized is None and app.focused is prompt
 
 
 async def test_the_prompt_starts_as_the_texts_first_words_until_the_learner_types(tiny):

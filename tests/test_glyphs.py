@@ -220,3 +220,13 @@ async def test_a_narrow_footer_keeps_quit_and_help(make_fixed_app, width, ascii_
             assert not any(key.region.overlaps(other.region) for other in shown_keys[index + 1:])
         footer_line = _screen_text(app)[-1]
         assert "palettei" not in footer_line and "Help" in footer_line
+
+
+async def test_the_headers_icon_is_ascii_in_an_ascii_terminal(make_fixed_app):
+    from tutor.ui.widgets.model_header import ASCII_ICON
+
+    app = make_fixed_app(ascii_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        header = next(line for line in _screen_text(app) if "model:" in line)
+        assert header.strip().startswith(ASCII_ICON) and "?" not in header

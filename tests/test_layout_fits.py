@@ -12,6 +12,7 @@ from app_helpers import GatedEngine, press_and_settle, settle
 from textual.geometry import Region
 from textual.widgets import Input, ProgressBar, TextArea
 
+from tutor.core.lessons import fill_placeholders
 from tutor.ui.widgets.token_table import HEADINGS, TokenTable
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
@@ -70,7 +71,8 @@ async def test_every_code_line_is_on_screen_to_its_end(make_fixed_app, size):
             await show(pilot, index, "code")
             pane = app.screen.query_one("#code-pane")
             assert pane.max_scroll_x == 0  # nothing hidden to the right
-            lines = [line for line in app.lessons.lessons[index].code.splitlines() if line.strip()]
+            code = fill_placeholders(app.lessons.lessons[index].code, app.session.report.values())
+            lines = [line for line in code.splitlines() if line.strip()]
             if pane.max_scroll_y:
                 continue  # taller than the pane once wrapped: it scrolls down, and its width was checked above
             seen = " ".join(" ".join(seen_in(app, pane)).split())

@@ -140,6 +140,13 @@ def test_a_utf8_byte_order_mark_is_fine(tmp_path):
             "---\nid: x\ntitle: y\ncode: |\n  a = 1\n  b = (\n---\n", 6, "the code does not parse", id="code-block",
         ),
         pytest.param("---\nid: x\ntitle: y\ncode: 'a = ('\n---\n", 4, "the code does not parse", id="code-inline"),
+        pytest.param(
+            "---\nid: x\ntitle: y\ncode: |\n  a = 1\n  # {{ nope }}\n---\n", 6,
+            "the code: unknown live value {{ nope }}", id="code-block-value",
+        ),
+        pytest.param(
+            "---\nid: x\ntitle: y\ncode: '# {{ nope }}'\n---\n", 4, "the code: unknown live value", id="code-value",
+        ),
         pytest.param("---\nid: x\ntitle: y\n---\nOne.\n\nTwo {{ nope }}.\n", 7, "unknown live value", id="body"),
         pytest.param("---\nid: x\ntitle: y\n---\n{{ loss_manual:q }}\n", 5, "bad number format", id="format"),
     ],

@@ -46,6 +46,27 @@ def test_the_card_follows_the_model_it_is_given():
     assert card.parameter_count == sum(parameter.numel() for parameter in small.parameters())
 
 
+@pytest.mark.parametrize(("shape", "shape_words", "sized"), [
+    ((768, 12, 12), "GPT-2's smallest shape", "GPT-2-sized"),
+    ((1024, 24, 16), "GPT-2 medium's shape", "GPT-2 medium-sized"),
+    ((1280, 36, 20), "GPT-2 large's shape", "GPT-2 large-sized"),
+    ((1600, 48, 25), "GPT-2 XL's shape", "GPT-2 XL-sized"),
+    ((32, 2, 4), "a GPT of its own shape", "GPT"),
+])
+def test_the_card_names_the_gpt2_size_its_shape_has(report, shape, shape_words, sized):
+    from dataclasses import replace
+
+    from tutor.core.jobs import TRAINED, file_choice
+
+    emb_dim, n_layers, n_heads = shape
+    card = replace(report.model, emb_dim=emb_dim, n_layers=n_layers, n_heads=n_heads)
+    assert card.shape_words == shape_words and card.words == f"a real, still untrained {sized} model"
+    from_file = replace(card, choice=file_choice("gpt2.safetensors"), name="gpt2.safetensors", seed=None)
+    assert from_file.words == f"a real {sized} model, with the weights of gpt2.safetensors"
+    assert "read from a file" in from_file.guesses_words and "random" in card.guesses_words
+    assert "trained here" in replace(card, choice=TRAINED).guesses_words.lower()
+
+
 def test_teaching_values_come_from_the_run(report):
     values = report.values()
     assert values["character_count"] == len(sample_text())

@@ -6,10 +6,11 @@ The apps here compute in this process with a one-layer model standing in for the
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
-from app_helpers import press_and_settle, record_notifications, settle, shown
+from app_helpers import press_and_settle, record_notifications, settle, shown, view
 from report_fixture import FixedReportEngine
 from tiny_gpt import tiny_gpt
 
@@ -17,7 +18,7 @@ import tutor.lm.engine_work
 import tutor.lm.walkthrough
 from tutor.cli import main
 from tutor.core.answers import ModelMenu, ModelOption
-from tutor.core.jobs import TRAINED, UNTRAINED, ModelsJob, file_choice
+from tutor.core.jobs import TRAINED, UNTRAINED, LoadWeightsJob, ModelsJob, file_choice
 from tutor.core.model_choice import HEADER_WIDTH, header_words, may_open_files, may_save_trained, option_details
 from tutor.core.protocol import Request
 from tutor.engine.in_process import InProcessEngine
@@ -150,14 +151,14 @@ async def test_a_file_that_is_no_model_is_refused_in_the_form_with_the_reason(un
         await press_and_settle(pilot, "enter")
         assert app.screen is screen  # still open, the path as typed
         assert field.value == str(notes)
-        error = shown(screen.query_one("#error-open"))
-        assert error.startswith("notes\\x1b.pth: it is a text file, not a model")  # its escape shown, not sent
-        assert shown(screen.query_one("#form-status")).startswith("Not opened: the model in use has not changed")
-        assert any(severity == "error" and "not a model" in message for severity, _, message in notices)
+        message = screen.query_one("#form-status")
+        assert shown(message).startswith("Not opened: notes\\x1b.pth: it is a text file, not a model")  # escape shown
+        assert shown(message).endswith(". The model in use has not changed.") and message.has_class("-error")
+        assert notices == []  # said once, on the form's own line, not again in a notice over it
         assert app.session.report.model.choice == UNTRAINED
         field.value = str(tmp_path / "missing.pth")
         await press_and_settle(pilot, "enter")
-        assert shown(screen.query_one("#error-open")) == "missing.pth: no such file"
+        assert shown(message) == "Not opened: missing.pth: no such file. The model in use has not changed."
 
 
 async def test_the_trained_model_is_saved_where_the_learner_says(untrained, tmp_path):
@@ -183,6 +184,123 @@ async def test_the_trained_model_is_saved_where_the_learner_says(untrained, tmp_
         assert read_weights_file(target).kind == "loss-tutor safetensors"
 
 
+def assert_the_form_fits(screen: ModelScreen) -> None:
+    """The note, the list, every field shown with its label, and the message line all lie inside the form, the
+    message below the last field on a line of its own (kept even while it says nothing)."""
+    inside = screen.query_one("#model-form").content_region
+    message = screen.query_one("#form-status").region
+    fields = [field for field in screen.query(".field") if field.display]
+    parts = [screen.query_one("#model-note").region, screen.query_one("#model-list").region, message]
+    parts += [part.region for field in fields for part in field.query("Label, Input")]
+    for region in parts:
+        assert region.area and inside.contains_region(region), (region, inside)
+    assert fields and message.y > max(field.region.bottom for field in fields)
+
+
+async def test_the_open_field_is_not_the_forms_last_line(untrained):
+    app, _ = tutor_app(EngineModels())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_model_form(pilot)
+        assert not screen.query_one("#save-field").display  # nothing trained: the field to open a file only
+        assert_the_form_fits(screen)
+        assert screen.query_one("#open-field").region.bottom < screen.query_one("#model-form").content_region.bottom
+
+
+async def test_the_form_opens_clear_of_notices(untrained):
+    app, _ = tutor_app(EngineModels())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.notify("Every lesson now computes with the model trained here.", timeout=60)
+        await settle(pilot)
+        await open_model_form(pilot)
+        assert not list(app._notifications)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda size: f"{size[0]}x{size[1]}")
+async def test_a_refused_file_is_told_on_the_forms_line_with_every_field_in_view_and_no_notice(untrained, tmp_path,
+                                                                                                 size):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes on chapter 5, not a model")
+    app, _ = tutor_app(EngineModels())
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.labs.step_once()  # a trained model is on offer: both fields are shown
+        await settle(pilot)
+        notices = record_notifications(app)
+        screen = await open_model_form(pilot)
+        assert screen.query_one("#save-field").display
+        assert_the_form_fits(screen)
+        await press_and_settle(pilot, "tab")
+        screen.query_one("#field-open").value = str(notes)
+        await press_and_settle(pilot, "enter")
+        message = screen.query_one("#form-status")
+        assert shown(message).startswith("Not opened: notes.txt: it is a text file, not a model; loss-tutor reads")
+        assert message.has_class("-error")
+        assert_the_form_fits(screen)  # the longest message still leaves every field in view
+        assert notices == []
+        await press_and_settle(pilot, "ctrl+u", "enter")  # an empty path: said on the same line
+        assert shown(message) == "Type the path of a weights file first."
+        assert notices == []
+
+
+async def test_a_saved_model_is_told_on_the_forms_line_and_no_notice(untrained, tmp_path):
+    app, _ = tutor_app(EngineModels())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.labs.step_once()
+        await settle(pilot)
+        notices = record_notifications(app)
+        screen = await open_model_form(pilot)
+        target = tmp_path / "mine.safetensors"
+        field = screen.query_one("#field-save")
+        field.value = str(target)
+        field.focus()
+        await press_and_settle(pilot, "enter")
+        message = screen.query_one("#form-status")
+        assert shown(message) == f"Saved to {target}. Open it again here, or start with: loss-tutor --weights {target}"
+        assert message.has_class("-done") and not message.has_class("-error")
+        assert_the_form_fits(screen)
+        assert notices == []
+        field.value = str(tmp_path / "no-such-folder" / "mine.safetensors")
+        await press_and_settle(pilot, "enter")
+        assert shown(message).startswith("Not saved: ") and shown(message).endswith(". Nothing was written.")
+        assert notices == []
+
+
+class HeldFileEngine(InProcessEngine):
+    """Opens a weights file only once `opening` is set: the learner can close the form before it answers."""
+
+    def __init__(self, models: EngineModels, opening: threading.Event):
+        super().__init__(models)
+        self.opening = opening
+
+    def compute(self, request: Request):
+        if isinstance(request.job, LoadWeightsJob) and not self.opening.wait(timeout=60):
+            raise RuntimeError("the test never let the file open")
+        return super().compute(request)
+
+
+async def test_a_refusal_that_comes_after_the_form_closed_is_told_in_a_notice(untrained, tmp_path):
+    opening = threading.Event()
+    engine = HeldFileEngine(EngineModels(), opening)
+    app = TutorApp(engine_factory=lambda: engine, resume=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        notices = record_notifications(app)
+        screen = await open_model_form(pilot)
+        screen.query_one("#field-open").value = str(tmp_path / "missing.pth")
+        screen.query_one("#field-open").focus()
+        await press_and_settle(pilot, "enter", "escape")
+        assert not isinstance(app.screen, ModelScreen)
+        opening.set()
+        for _ in range(200):
+            if notices:
+                break
+            await pilot.pause(0.02)
+        assert notices == [("error", "models", "missing.pth: no such file")]
+
+
 # ----- in a workshop ---------------------------------------------------------------------------------------------
 
 
@@ -193,7 +311,7 @@ async def test_in_a_workshop_the_instructors_models_are_listed_and_no_file_is_op
         screen = await open_model_form(pilot)
         assert len(listed(screen)) == 2
         assert shown(screen.query_one("#model-note")).startswith("The instructor chose these models")
-        for part in ("#open-field", "#error-open", "#save-field", "#error-save"):
+        for part in ("#open-field", "#save-field"):
             assert not screen.query_one(part).display
         assert screen.query_one("#model-list").has_focus
         await press_and_settle(pilot, "tab", "tab", "escape")  # nothing hidden takes the focus; escape closes
@@ -212,6 +330,26 @@ def test_a_file_not_opened_yet_says_so_and_names_are_drawn_visibly():
     assert header_words("a\x07b") == "model: a␇b"
 
 
+def test_the_header_names_a_model_trained_here_in_fewer_words_that_fit():
+    """A trained model's name says how it started (shown in the model form); the header, 28 cells, says what it
+    was trained on and for how long, and nothing of it is cut."""
+    overfit = "trained here: 1 step overfitting one batch, from untrained (seed 42)"
+    assert header_words(overfit) == "model: overfit, 1 step"
+    on_text = "trained here: 12,345 steps on the text, from trained here: 25 steps overfitting one batch, from x"
+    assert header_words(on_text) == "model: 12,345 steps on text"
+    assert len(header_words(on_text)) <= HEADER_WIDTH
+    assert header_words("trained here: 1,250 steps overfitting one batch, from x") == "model: overfit, 1,250 steps"
+    assert header_words("trained here: a file so named") == "model: trained here: a file…"  # any other name: cut
+
+
+def test_a_model_trained_here_is_named_as_the_header_reads_it():
+    from tutor.core.jobs import OVERFIT_WORDS, TEXT_RUN_WORDS, trained_name
+
+    assert trained_name(1, OVERFIT_WORDS, "untrained (seed 42)") == \
+        "trained here: 1 step overfitting one batch, from untrained (seed 42)"
+    assert trained_name(12_345, TEXT_RUN_WORDS, "x") == "trained here: 12,345 steps on the text, from x"
+
+
 def test_files_are_opened_only_where_the_engine_opens_them_and_saved_once_a_model_is_trained():
     untrained_only = ModelMenu((MENU.options[0],), may_open_files=True, may_train_on_text=True)
     assert may_open_files(None, in_a_workshop=False) and not may_open_files(None, in_a_workshop=True)
@@ -228,6 +366,33 @@ def test_plain_names_the_weights_file(weights_file, capsys, monkeypatch):
     at = next(index for index, line in enumerate(lines) if line.startswith("model: GPTModel("))
     assert "emb_dim=8" in lines[at]
     assert lines[at + 2] == f"       weights: {FILE_NAME}"
+
+
+def test_plain_names_no_seed_for_a_file_model(weights_file, capsys, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    assert main(["--plain", "--weights", str(weights_file)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(index for index, line in enumerate(lines) if line.startswith("model: GPTModel("))
+    assert lines[at + 1].endswith(" parameters · model.eval() (dropout off)") and "seed" not in lines[at + 1]
+
+
+async def test_the_code_pane_shows_a_file_model_read_from_its_file_and_the_untrained_one_drawn_after_its_seed(
+    untrained, weights_file
+):
+    app, _ = tutor_app(EngineModels({FILE_NAME: weights_file}), model=file_choice(FILE_NAME))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.go_to_lesson(app.lessons.index_of("forward"))
+        await settle(pilot)
+        assert app.session.report.model.choice == file_choice(FILE_NAME)
+        code = view(app.screen, "code").content.code
+        assert code.splitlines()[0] == f'# model = read_weights_file("{FILE_NAME}").model'
+        assert "manual_seed" not in code
+        app.choose_model(UNTRAINED)
+        await settle(pilot)
+        assert app.session.report.model.choice == UNTRAINED
+        code = view(app.screen, "code").content.code
+        assert code.splitlines()[0] == "# torch.manual_seed(42); model = GPTModel(GPT_CONFIG_124M)"
 
 
 # ----- the picture -------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from app_helpers import assert_numbers_close, expected_report, press_and_settle, settle
 
 from tutor.core.formatting import format_number
@@ -24,6 +25,13 @@ async def focused_table(pilot, lesson: str = "6") -> TokenTable:
 
 def line_text(table: TokenTable, y: int) -> str:
     return table.render_line(y).text.rstrip()
+
+
+def lines_on_screen(app, widget) -> list[str]:
+    """The screen's lines inside `widget`, scrollbars included, as the learner sees them."""
+    screen_lines = ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
+    region = widget.region
+    return [line[region.x : region.right] for line in screen_lines[region.y : region.bottom]]
 
 
 async def test_rows_are_the_reports_cells_under_a_header(make_app):
@@ -116,3 +124,26 @@ async def test_a_long_batch_row_scrolls_to_keep_the_cursor_in_view(make_app):
         assert app.session.row == 1 and table.cursor_row == 2
         assert table.rows_text()[0][0] == "0"
         assert app.session.settings == Settings(**settings)
+
+
+@pytest.mark.parametrize("zoomed", [False, True], ids=["beside the explanation", "zoomed"])
+async def test_at_80_columns_every_column_shows_and_every_tokens_id_is_whole(make_app, zoomed):
+    """The whole table is 89 cells wide: at 80 columns the contexts and the tokens' texts are cut, never an id, and
+    nothing is left to the right (← → change lesson, so the table could not be scrolled sideways by key)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = await focused_table(pilot)
+        if zoomed:
+            await press_and_settle(pilot, "z")
+            assert app.screen.maximized is app.screen.query_one("#panes")
+        tokens = app.session.report.row_tokens(0)
+        assert table.max_scroll_x == 0
+        header, *rows = lines_on_screen(app, table)
+        assert header.split()[-1] == "✓/✗"
+        assert len(rows) >= 4
+        for token, line in zip(tokens, rows):
+            assert f" [{token.target_id}]" in line and f" [{token.predicted_id}]" in line, line
+            assert ("✓" if token.correct else "✗") in line.split("]")[-1]
+        assert "…" in "".join(rows)  # cut, not merely fitting already
+        assert table.rows_text()[0] == [cell(column, tokens[0]) for column in table.columns]  # the cells in full

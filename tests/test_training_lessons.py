@@ -11,6 +11,7 @@ from the committed report: a real forward pass rounds differently on each CPU.
 
 from __future__ import annotations
 
+import gc
 import math
 import shutil
 import threading
@@ -42,6 +43,8 @@ from tutor.core.training_view import (
 )
 from tutor.engine.in_process import InProcessEngine
 from tutor.lm.engine_work import EngineModels
+from tutor.ui.app import STILL_SCREEN_S
+from tutor.ui.heap import NEVER
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 MEMORISING_RATE = 0.05  # the one-layer model's learning rate here: it memorises the batch well within 25 steps
@@ -57,6 +60,8 @@ def test_the_lab_keys_follow_the_lesson_and_the_run():
     assert lesson_lab(("explanation", "tokens")) is None and lab_keys(None, labs) == frozenset()
     assert lab_keys(OVERFIT, labs) == {RUN, STEP, RESTART}
     assert lab_keys(TEXT_RUN, labs) == {RUN, RESTART}
+    labs.text_run.latest, labs.trained_by = replace(progress_by_hand(), step=0), TEXT_RUN
+    assert lab_keys(TEXT_RUN, labs) == {RUN, RESTART}  # measured as it starts, not trained yet: nothing to use
     labs.text_run.latest = progress_by_hand(finished=True)
     labs.trained_by = TEXT_RUN
     assert lab_keys(TEXT_RUN, labs) == {RESTART, USE}  # a finished run is not run again by `r`
@@ -156,7 +161,12 @@ async def until_idle(pilot, kind: str) -> None:
 
 
 def footer_keys(app) -> set[str]:
-    return {key.key for key in app.screen.query(FooterKey) if key.display}
+    """The keys the footer shows that work now (not dimmed)."""
+    return {key.key for key in app.screen.query(FooterKey) if key.display and not key.has_class("-disabled")}
+
+
+def dimmed_keys(app) -> set[str]:
+    return {key.key for key in app.screen.query(FooterKey) if key.display and key.has_class("-disabled")}
 
 
 def status(pane, name: str) -> str:
@@ -178,7 +188,8 @@ async def test_o_takes_one_step_and_r_runs_to_the_target_until_every_target_is_r
         numbers = shown(pane.query_one("#overfit-numbers"))
         assert numbers.startswith(f"before any step:\nloss {loss_text(before.loss_pytorch)} · perplexity ")
         assert f"{sum(token.correct for token in before.tokens)} of 16 predictions right ✓" in numbers
-        assert {"r", "o", "x"} <= footer_keys(app) and "u" not in footer_keys(app)
+        assert {"r", "o", "x"} <= footer_keys(app) and dimmed_keys(app) == {"u"}  # in its place before it works
+        footer_keys_before = list(app.screen.query(FooterKey))
 
         await pilot.press("o")
         await until_idle(pilot, OVERFIT)
@@ -191,7 +202,8 @@ async def test_o_takes_one_step_and_r_runs_to_the_target_until_every_target_is_r
         assert numbers.endswith(f"\ntrain-mode loss {loss_text(first.train_loss)}\n{first.seconds:.2f} s for this step")
         chart = pane.query_one(LossChart)
         assert [len(series.points) for series in chart.series] == [2, 1]
-        assert "u" in footer_keys(app)
+        assert "u" in footer_keys(app) and not dimmed_keys(app)
+        assert list(app.screen.query(FooterKey)) == footer_keys_before  # turned on in place: no layout of it all
 
         await pilot.press("r")
         await until_idle(pilot, OVERFIT)
@@ -215,7 +227,25 @@ async def test_o_takes_one_step_and_r_runs_to_the_target_until_every_target_is_r
         await pilot.press("left")  # the lesson keys still work
         await settle(pilot)
         assert app.lesson_index == lesson - 1
-        assert not {"r", "o", "x", "u"} & footer_keys(app)  # the lab keys are the training lessons' only
+        assert not {"r", "o", "x", "u"} & (footer_keys(app) | dimmed_keys(app))  # the training lessons' keys only
+
+
+async def test_o_pressed_while_a_step_is_computed_takes_one_more_step_after_it(tiny):
+    app = make_tutor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_lesson(pilot, "overfit")
+        LabEngine.gated = True
+        await pilot.press("o")
+        await pilot.pause()
+        lab = app.labs.labs.overfit
+        assert lab.waiting and not lab.running
+        await pilot.press("o", "o")  # two more presses while the first step is computed
+        LabEngine.gated = False
+        LabEngine.permits.release()
+        await until_idle(pilot, OVERFIT)
+        assert [result.step for result in lab.latest.steps] == [0, 1, 2, 3]
+        assert LabEngine.jobs == [OverfitJob(steps=1, restart=True), OverfitJob(steps=1), OverfitJob(steps=1)]
+        assert status(pane, "overfit").startswith("step 3 of 25 · paused")
 
 
 async def test_pausing_stops_asking_and_x_starts_over(tiny):
@@ -230,11 +260,15 @@ async def test_pausing_stops_asking_and_x_starts_over(tiny):
         lab = app.labs.labs.overfit
         assert lab.running and lab.waiting
         assert status(pane, "overfit") == "starting: copying the model, then its first step on this batch…"
+        assert gc.get_threshold()[2] == NEVER  # no full garbage collection while the lab draws its progress
         await pilot.press("r")  # pause: the slice in hand is still shown, and nothing more is asked for
         assert not lab.running and lab.waiting
         LabEngine.permits.release()
         await until_idle(pilot, OVERFIT)
         await pilot.pause(0.1)
+        assert gc.get_threshold()[2] == NEVER
+        await pilot.pause(STILL_SCREEN_S)
+        assert gc.get_threshold()[2] != NEVER  # the screen still: the collection put off has run
         assert len(LabEngine.jobs) == 1 and lab.latest.steps[-1].step == 1
         assert status(pane, "overfit").startswith("step 1 of 25 · paused")
 
@@ -263,10 +297,10 @@ async def test_u_makes_every_lesson_use_the_trained_model(tiny):
         assert app.session.model == TRAINED and report.model.choice == TRAINED
         assert report.model.name.startswith("trained here: ")
         assert report.loss_pytorch == pytest.approx(app.labs.labs.overfit.latest.steps[-1].eval_loss, rel=1e-4)
-        assert header_model(app).startswith("model: trained here")
+        assert header_model(app) == "model: overfit, 2 steps"  # the whole of it, in the header's fewer words
         app.go_to_lesson(app.lessons.index_of("perplexity"))
         await settle(pilot)
-        assert app.session.report is report and header_model(app).startswith("model: trained here")
+        assert app.session.report is report and header_model(app) == "model: overfit, 2 steps"
 
         pane = await open_lesson(pilot, "overfit")
         assert not pane.query_one("#overfit-changed").display
@@ -296,7 +330,7 @@ async def test_u_while_training_pauses_the_run_and_uses_the_model_as_it_is(tiny)
         await settle(pilot)
         assert app.session.model == TRAINED and app.session.report.model.choice == TRAINED
         assert not lab.running and not lab.waiting and lab.latest.steps[-1].step == 2
-        assert any("training paused (r goes on)" in message for _, _, message in notices)
+        assert any("as it is now. Training is paused: r goes on." in message for _, _, message in notices)
 
 
 async def test_the_run_on_the_text_shows_progress_at_once_pauses_resumes_and_finishes(tiny):
@@ -448,6 +482,13 @@ def test_overfit_pane_snapshot(snap_compare, make_fixed_app, tmp_path):
     app = lesson_app(make_fixed_app, tmp_path, "10-overfit.md")
     lab = app.labs.labs.overfit
     lab.started_from, lab.latest, app.labs.labs.trained_by = UNTRAINED, overfit_by_hand(), OVERFIT
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+def test_overfit_lesson_before_any_step_snapshot(snap_compare, make_fixed_app, tmp_path):
+    """The overfitting lesson at 80x24 before its first step: `u` in the footer in its place, shown as not working
+    yet (dimmed, its letter not bold, its words in italics)."""
+    app = lesson_app(make_fixed_app, tmp_path, "10-overfit.md")
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
 
 

@@ -162,15 +162,21 @@ def _workshop_texts(args: argparse.Namespace) -> WorkshopTexts | None:
     return WorkshopTexts(folder)
 
 
+def weights_file(name: str) -> Path:
+    """A --weights file, checked to be an existing file, every command's the same way (`loss-tutor`, `train`,
+    `generate`, `serve`); whoever reads it says there if it is not a model."""
+    file = Path(name).expanduser()
+    if file.is_file():
+        return file.absolute()
+    shown = safe_to_draw(str(file))
+    if file.is_dir():
+        raise UsageError(f"--weights: {shown} is a folder: name the weights file inside it (e.g. model.safetensors)")
+    raise UsageError(f"--weights: {'not a regular file' if file.exists() else 'no such file'}: {shown}")
+
+
 def weight_files_from(args: argparse.Namespace) -> list[Path]:
     """The --weights files, each checked to be an existing file now, so the app never starts to fail later."""
-    files = []
-    for name in args.weights:
-        file = Path(name).expanduser()
-        if not file.is_file():
-            raise UsageError(f"--weights: {'no such file' if not file.exists() else 'not a file'}: {file}")
-        files.append(file.absolute())
-    return files
+    return [weights_file(name) for name in args.weights]
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import PurePath
 from typing import ClassVar
 
-from tutor.core.formatting import safe_to_draw
+from tutor.core.formatting import counted, safe_to_draw
 from tutor.core.training import MAX_EPOCHS
 
 UNTRAINED = "untrained"
@@ -48,6 +48,16 @@ def model_is_gone(reason: str) -> bool:
 
 def untrained_name(seed: int | None) -> str:
     return "untrained" if seed is None else f"untrained (seed {seed})"
+
+
+# What a model trained in this session was trained on, in its name (the header shortens it: tutor/core/model_choice.py)
+TRAINED_HERE, TRAINED_FROM = "trained here: ", ", from "
+OVERFIT_WORDS, TEXT_RUN_WORDS = "overfitting one batch", "on the text"
+
+
+def trained_name(steps: int, trained_on: str, source: str) -> str:
+    """The name of a model trained in this session: its steps, what they trained on, the model it started from."""
+    return f"{TRAINED_HERE}{counted(steps, 'step')} {trained_on}{TRAINED_FROM}{source}"
 
 
 def file_choice(label: str) -> str:

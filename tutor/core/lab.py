@@ -27,6 +27,7 @@ class Lab:
     target_steps: int = OVERFIT_TARGET_STEPS  # overfitting only
     steps: list = field(default_factory=list)  # generation only: every GenerationStep so far, in order
     tickets: int = 0  # counts slices asked for, so an answer to one the learner has moved past is ignored
+    steps_to_take: int = 0  # overfitting: one-step presses made while a step was being computed, taken after it
 
     @property
     def started(self) -> bool:

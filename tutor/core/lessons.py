@@ -7,7 +7,8 @@ Front matter fields:
     stage              which part of the walkthrough it shows (see STAGES)
     panes              which panes to show (see PANES), in order
     tensors            names of the tensors the tensor pane lists (see report.TENSOR_NAMES)
-    code               the PyTorch code of this step, run for real by the tests
+    code               the PyTorch code of this step, run for real by the tests; its comments may name
+                       live values, e.g. `# {{ model_code }}` (how `model` got its weights)
     checks             predict-then-reveal questions whose answers are live values: a list of
                        mappings with id, question, kind, answer, tolerance, choices, hints, explanation
 The body may name live values as {{ name }} or {{ name:.3f }}; they are filled in from this run. A count may
@@ -279,7 +280,8 @@ def _names(value, key: str, allowed: tuple[str, ...], fields: _Fields) -> tuple[
 
 
 def _check_code(code: str, fields: _Fields) -> None:
-    """The code must compile. Its size is bounded first, so checking a lesson costs little whatever it holds."""
+    """The code must compile, and its {{ placeholders }} name live values. Its size is bounded first, so checking
+    a lesson costs little whatever it holds."""
     if len(code) > MAX_CODE_CHARS:
         raise _Invalid(
             f"the code is {len(code):,} characters long; a lesson's code may have at most {MAX_CODE_CHARS:,}",
@@ -296,6 +298,12 @@ def _check_code(code: str, fields: _Fields) -> None:
             line = _line(fields.values["code"].start_mark) + code_line
         reason = getattr(error, "msg", None) or str(error)
         raise _Invalid(f"the code does not parse: {reason} (code line {code_line or 1})", line) from None
+    block = fields.values["code"]
+    if block.style == "|":  # a literal block: its lines start below the `|`
+        line_at = _line_finder(code, _line(block.start_mark) + 1)
+    else:
+        line_at = lambda offset: fields.line_of("code")  # noqa: E731
+    _check_placeholders(code, line_at, "the code: ")
 
 
 def _noun_forms(spec: str) -> tuple[str, str] | None:

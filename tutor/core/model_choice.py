@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from tutor.core.answers import ModelMenu, ModelOption
 from tutor.core.formatting import safe_to_draw
-from tutor.core.jobs import TRAINED
+from tutor.core.jobs import OVERFIT_WORDS, TEXT_RUN_WORDS, TRAINED, TRAINED_FROM, TRAINED_HERE
 
 HEADER_WIDTH = 28  # the most cells "model: NAME" takes in the header, so that the lesson's title keeps the rest
 IN_USE, NOT_IN_USE = "●", "○"
 LIST, OPEN, SAVE = "list", "open", "save"  # where the model form starts: its list, or its field to open or save
 
 KIND_WORDS = {"untrained": "untrained, random weights", "trained": "trained in this session"}
+# A model trained in this session (tutor.core.jobs.trained_name) in the header: what it was trained on in fewer
+# words, without the model it started from.
+HEADER_TRAINED_WORDS = {OVERFIT_WORDS: "overfit, {steps}", TEXT_RUN_WORDS: "{steps} on text"}
 
 
 def may_open_files(menu: ModelMenu | None, *, in_a_workshop: bool) -> bool:
@@ -33,9 +36,21 @@ def shortened(text: str, width: int, *, ascii_only: bool = False) -> str:
     return text[: max(width - len(ellipsis), 0)] + ellipsis
 
 
+def _header_name(name: str) -> str:
+    """A name `trained_name` made, in words short enough for the header ("overfit, 25 steps"); any other as it is."""
+    if not name.startswith(TRAINED_HERE):
+        return name
+    trained = name.removeprefix(TRAINED_HERE).partition(TRAINED_FROM)[0]
+    for trained_on, words in HEADER_TRAINED_WORDS.items():
+        if trained.endswith(f" {trained_on}"):
+            return words.format(steps=trained.removesuffix(f" {trained_on}"))
+    return name
+
+
 def header_words(name: str, *, ascii_only: bool = False) -> str:
-    """What the header says of the model whose numbers are on screen."""
-    return shortened(f"model: {safe_to_draw(name, one_cell=True)}", HEADER_WIDTH, ascii_only=ascii_only)
+    """What the header says of the model whose numbers are on screen: its name (in fewer words if it was trained
+    here), cut short if it is too long."""
+    return shortened(f"model: {safe_to_draw(_header_name(name), one_cell=True)}", HEADER_WIDTH, ascii_only=ascii_only)
 
 
 def option_title(option: ModelOption, *, in_use: bool, being_computed: bool = False) -> str:

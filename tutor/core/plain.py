@@ -103,14 +103,14 @@ def render_plain(report: Report, *, colour: bool = False) -> str:
 
 
 def model_lines(report: Report) -> list[str]:
-    """The model that computed the numbers: its configuration, size, seed and mode, and whose weights it has (the
-    untrained model's, this session's training or a file's name, as the app's header says)."""
+    """The model that computed the numbers: its configuration, size, seed (if drawn from one) and mode, and whose
+    weights it has (the untrained model's, this session's training or a file's name, as the app's header says)."""
     card = report.model
-    seed = "unknown" if card.seed is None else card.seed
+    seeded = f"torch.manual_seed({card.seed}) · " if card.seed is not None else ""
     return [
         f"model: GPTModel(vocab_size={card.vocab_size}, context_length={card.context_length}, emb_dim={card.emb_dim}, "
         f"n_heads={card.n_heads}, n_layers={card.n_layers}, drop_rate={card.drop_rate}, qkv_bias={card.qkv_bias})",
-        f"       {card.parameter_count:,} parameters · torch.manual_seed({seed}) · model.{card.mode}()"
+        f"       {card.parameter_count:,} parameters · {seeded}model.{card.mode}()"
         + (" (dropout off)" if not card.training else ""),
         f"       weights: {safe_to_draw(card.name)}",
     ]

@@ -89,6 +89,10 @@ class BugResult:
     details: dict[str, str] = field(default_factory=dict)
 
 
+# GPT-2's four sizes (124M, 355M, 774M, 1558M parameters) by their shape: width, layers, heads.
+GPT2_SIZES = {(768, 12, 12): "small", (1024, 24, 16): "medium", (1280, 36, 20): "large", (1600, 48, 25): "XL"}
+
+
 @dataclass(frozen=True)
 class ModelCard:
     """The model that computed a report, read off the model itself: its configuration, size, seed and mode."""
@@ -111,13 +115,42 @@ class ModelCard:
         return "train" if self.training else "eval"
 
     @property
+    def _gpt2_size(self) -> str | None:
+        return GPT2_SIZES.get((self.emb_dim, self.n_layers, self.n_heads))
+
+    @property
+    def sized(self) -> str:
+        """"GPT-2-sized" (124M), "GPT-2 medium-sized", ..., or "GPT" for a shape of its own (a small test model)."""
+        size = self._gpt2_size
+        if size is None:
+            return "GPT"
+        return "GPT-2-sized" if size == "small" else f"GPT-2 {size}-sized"
+
+    @property
+    def shape_words(self) -> str:
+        """Which shape it has: "GPT-2's smallest shape", "GPT-2 medium's shape", or its own."""
+        size = self._gpt2_size
+        if size is None:
+            return "a GPT of its own shape"
+        return "GPT-2's smallest shape" if size == "small" else f"GPT-2 {size}'s shape"
+
+    @property
     def words(self) -> str:
         """What the model is, for a sentence: "a real, still untrained GPT-2-sized model", or whose weights."""
         if self.choice == UNTRAINED:
-            return "a real, still untrained GPT-2-sized model"
+            return f"a real, still untrained {self.sized} model"
         if self.choice == TRAINED:
-            return "a real GPT-2-sized model, trained in this session"
-        return f"a real GPT-2-sized model, with the weights of {safe_to_draw(self.name)}"
+            return f"a real {self.sized} model, trained in this session"
+        return f"a real {self.sized} model, with the weights of {safe_to_draw(self.name)}"
+
+    @property
+    def guesses_words(self) -> str:
+        """What to expect of its predictions, for the forward lesson."""
+        if self.choice == UNTRAINED:
+            return "With random weights, expect poor guesses."
+        if self.choice == TRAINED:
+            return "Trained here on little text, it guesses best what it was trained on."
+        return "Its weights were read from a file: its guesses are as good as the training they had."
 
     @property
     def weights_words(self) -> str:
@@ -127,6 +160,17 @@ class ModelCard:
         if self.choice == TRAINED:
             return safe_to_draw(self.name)
         return f"read from {safe_to_draw(self.name)}"
+
+    @property
+    def code(self) -> str:
+        """The Python that gave `model` its weights, for a lesson's code to show: the seed and the book's
+        constructor, the file they were read from, or the training they had here."""
+        if self.choice == UNTRAINED:
+            seeded = "" if self.seed is None else f"torch.manual_seed({self.seed}); "
+            return f"{seeded}model = GPTModel(GPT_CONFIG_124M)"
+        if self.choice == TRAINED:
+            return f"model: {safe_to_draw(self.name)}"
+        return f'model = read_weights_file("{safe_to_draw(self.name)}").model'
 
 
 @dataclass(frozen=True)
@@ -199,6 +243,9 @@ class Report:
             "model_mode": self.model.mode,
             "model_words": self.model.words,
             "model_weights": self.model.weights_words,
+            "model_shape": self.model.shape_words,
+            "model_guesses": self.model.guesses_words,
+            "model_code": self.model.code,
             "inputs_shape": tuple(self.tensors["inputs"].shape),
             "logits_shape": self.logits_shape,
             "logits_flat_shape": self.logits_flat_shape,
@@ -311,7 +358,7 @@ VALUE_NAMES = frozenset(
         "batch_size", "context_length", "stride", "seed", "character_count", "token_count", "characters_per_token",
         "window_count", "batch_count", "batch_index", "batch_number", "vocab_size", "model_context_length", "emb_dim",
         "n_heads", "n_layers", "drop_rate", "qkv_bias", "parameter_count", "model_seed", "model_mode", "model_words",
-        "model_weights",
+        "model_weights", "model_code", "model_shape", "model_guesses",
         "first_sequence_loss", "first_target_loss", "log_probas_shape", "most_surprising_where",
         "first_sequence_perplexity", "first_sequence_vs_uniform", "first_window_aligned", "inputs_shape", "logits_shape", "logits_flat_shape", "targets_flat_shape",
         "correct_count", "position_count", "accuracy", "first_target_prob", "first_target_log_prob",

@@ -39,9 +39,14 @@ def lesson_lab(panes: Sequence[str]) -> str | None:
     return next((LAB_OF_PANE[pane] for pane in panes if pane in LAB_OF_PANE), None)
 
 
+# Every key a lab's lesson shows: those that do not work now are shown dimmed, so that the footer keeps its place
+# (and its layout) while a lab runs.
+KEYS_OF_LAB = {OVERFIT: frozenset({RUN, STEP, RESTART, USE}), TEXT_RUN: frozenset({RUN, RESTART, USE})}
+
+
 def lab_keys(kind: str | None, labs: Labs) -> frozenset[str]:
     """Which of the lab keys work now in a lesson running `kind`: `u` only once this lab has trained the model the
-    engine holds."""
+    engine holds by a step at least."""
     if kind is None:
         return frozenset()
     lab = labs[kind]
@@ -50,9 +55,17 @@ def lab_keys(kind: str | None, labs: Labs) -> frozenset[str]:
         keys |= {RUN, STEP}  # past its target steps, `r` trains on for as many more
     elif not lab.finished:
         keys.add(RUN)
-    if lab.started and labs.trained_by == kind:
+    if has_trained(lab) and labs.trained_by == kind:
         keys.add(USE)
     return frozenset(keys)
+
+
+def has_trained(lab: Lab) -> bool:
+    """Whether the lab has taken a training step: a run on the text first measures the model as it starts."""
+    latest = lab.latest
+    if isinstance(latest, OverfitProgress):
+        return bool(latest.steps) and latest.steps[-1].step >= 1
+    return isinstance(latest, TextRunProgress) and latest.step >= 1
 
 
 # ----- numbers as the panes write them -----------------------------------------------------------------------

@@ -18,6 +18,8 @@ from tutor.core.answers import GenerationProgress, ModelMenu, ModelOption, Overf
 from tutor.core.formatting import safe_to_draw
 from tutor.core.generation import GenerationSettings, GenerationStep
 from tutor.core.jobs import (
+    OVERFIT_WORDS,
+    TEXT_RUN_WORDS,
     TRAINED,
     UNTRAINED,
     GenerateJob,
@@ -29,6 +31,7 @@ from tutor.core.jobs import (
     TextRunJob,
     file_choice,
     file_label,
+    trained_name,
     untrained_name,
     weights_label,
 )
@@ -71,6 +74,7 @@ class _Continuation:
     prompt: str
     prompt_ids: list[int]
     steps: Iterator[GenerationStep]
+    model: GPTModel  # its KV cache holds keys and values this model's weights computed
     model_name: str
     max_new_tokens: int
     token_ids: list[int] = field(default_factory=list)
@@ -84,6 +88,14 @@ class SessionWork:
     trained: _Trained | None = None
     continuation: _Continuation | None = None
     dropped: bool = False  # its trained model was let go to make room for other sessions' (a shared engine)
+    continuation_lost: str | None = None  # why the paused generation cannot go on, if something ended it
+
+    def train_on(self) -> None:
+        """The trained model is about to change: a generation paused on it cannot go on with a cache of keys and
+        values its earlier weights computed."""
+        if self.continuation is not None and self.trained is not None and self.continuation.model is self.trained.model:
+            self.continuation = None
+            self.continuation_lost = "the model was trained on since this text was begun: start again"
 
 
 class EngineModels:
@@ -264,7 +276,8 @@ def _generate(request: Request, job: GenerateJob, models: EngineModels, work: Se
 
     if job.restart or work.continuation is None:
         if not job.restart:
-            raise ValueError("nothing is being generated: start again")
+            raise ValueError(work.continuation_lost or "nothing is being generated: start again")
+        work.continuation_lost = None
         model = models.model(request.model, work)
         settings = GenerationSettings(
             max_new_tokens=job.max_new_tokens, temperature=job.temperature, top_k=job.top_k or None,
@@ -276,7 +289,7 @@ def _generate(request: Request, job: GenerateJob, models: EngineModels, work: Se
             raise ValueError("the prompt has no tokens")
         name = getattr(model, "display_name", untrained_name(getattr(model, "seed", None)))
         steps = generation_steps(model, prompt_ids, settings, checkpoint=checkpoint)
-        work.continuation = _Continuation(job.prompt, prompt_ids, steps, name, settings.max_new_tokens)
+        work.continuation = _Continuation(job.prompt, prompt_ids, steps, model, name, settings.max_new_tokens)
     continuation = work.continuation
     new_steps: list[GenerationStep] = []
     started = time.perf_counter()
@@ -327,11 +340,11 @@ def _overfit(request: Request, job: OverfitJob, models: EngineModels, work: Sess
         run = OverfitRun(start, batch.inputs, batch.targets)
         models.keep_trained(work, _Trained(run, "overfit", request.model, _name_of(start), [run.measure()]))
         trained = work.trained
+    work.train_on()
     for _ in range(job.steps):
         trained.results.append(trained.run.step(checkpoint))
     trained.model.choice = TRAINED
-    trained.model.display_name = f"trained here: {_steps(len(trained.results) - 1)} overfitting one batch, " \
-                                 f"from {trained.source_name}"
+    trained.model.display_name = trained_name(len(trained.results) - 1, OVERFIT_WORDS, trained.source_name)
     shown = Request(request.text, request.settings, request.source, model=TRAINED)
     report = compute_report(shown, bug_lab=bug_lab, checkpoint=checkpoint, model=trained.model)
     return OverfitProgress(steps=tuple(trained.results), report=report)
@@ -356,10 +369,11 @@ def _text_run(request: Request, job: TextRunJob, models: EngineModels, work: Ses
         models.keep_trained(work, _Trained(run, "text-run", request.model, _name_of(start)))
         trained = work.trained
     models.claim_text_run(work)
+    work.train_on()
     trained.run.run_for(job.seconds, checkpoint)
     progress = trained.run.progress()
     trained.model.choice = TRAINED
-    trained.model.display_name = (f"trained here: {_steps(progress.step)} on the text, from {trained.source_name}")
+    trained.model.display_name = trained_name(progress.step, TEXT_RUN_WORDS, trained.source_name)
     if progress.finished:
         models.release_text_run(work)
     return progress
@@ -367,7 +381,3 @@ def _text_run(request: Request, job: TextRunJob, models: EngineModels, work: Ses
 
 def _name_of(model: GPTModel) -> str:
     return getattr(model, "display_name", untrained_name(getattr(model, "seed", None)))
-
-
-def _steps(count: int) -> str:
-    return f"{count} step" + ("" if count == 1 else "s")

@@ -26,6 +26,7 @@ from tutor.core.counting import shown_number
 from tutor.core.formatting import safe_to_draw
 from tutor.core.glyphs import ascii_cells, lessons_in_ascii
 from tutor.core.jobs import UNTRAINED, model_is_gone
+from tutor.core.lab import Labs
 from tutor.core.lessons import Lesson, LessonSet, builtin_lessons_dir, load_lessons
 from tutor.core.progress import Progress, ProgressError, ProgressStore
 from tutor.core.progress_saver import ProgressSaver, ProgressSnapshot
@@ -52,6 +53,7 @@ from tutor.engine.shared_client import SharedEngine
 from tutor.ui.ascii_output import AsciiCells
 from tutor.ui.commands import LessonCommands
 from tutor.ui.ending_signals import quit_on_ending_signals
+from tutor.ui.heap import FullCollections
 from tutor.ui.lab_runner import LabAnswered, LabFailed, LabRunner, MenuAnswered
 from tutor.ui.light_input import with_light_input
 from tutor.ui.messages import (
@@ -70,6 +72,7 @@ MIN_WIDTH, MIN_HEIGHT = 60, 18
 ENGINE_CHECK_S = 2.0  # how often an idle engine is checked for having died
 ROOM_NOTICE_CHECK_S = 1.0  # how often a workshop's app looks for a new notice from the instructor
 ROOM_MESSAGE_TIMEOUT_S = 60.0  # how long the instructor's message stays on screen
+STILL_SCREEN_S = 1.0  # after the labs stop, when their last answer is drawn and a full garbage collection unseen
 ACTIONS_WHILE_TOO_SMALL = ("quit", "help_quit")  # the app's own actions that work under the too-small notice
 DROP_CONTROL_CHARACTERS = DropControlCharacters()
 ASCII_CELLS = AsciiCells()
@@ -140,6 +143,7 @@ class TutorApp(App):
         self.session: Session = restored.session
         self.session.model = model  # the model every lesson's numbers come from: the first --weights file, if any
         self.labs = LabRunner(self)  # training and generation, run on the engine a slice at a time
+        self._full_collections = FullCollections()
         self.startup_notices = [*progress_notices, *restored.notices]
         self._text_resumed = restored.text_resumed  # `start_up_fallback` may replace a resumed text
         # Published whenever the session changes in a way a screen shows: an attempt begun, finished or abandoned,
@@ -187,6 +191,7 @@ class TutorApp(App):
             self.notify(str(problem), title="lesson file problem", severity="error", timeout=10)
         self.call_after_refresh(self._compute_first_numbers)
         self.call_after_refresh(self._freeze_heap)  # what the first frame needed stays for good
+        self.labs.changed.subscribe(self, self._pace_full_collections)
         if self.watch_lessons:
             self.set_interval(1.0, self._check_lesson_files)
         self.set_interval(ENGINE_CHECK_S, self._replace_a_dead_engine)
@@ -397,6 +402,18 @@ class TutorApp(App):
         gc.freeze()
         gc.enable()
 
+    def _pace_full_collections(self, labs: Labs) -> None:
+        """No full garbage collection while a lab draws its progress; the one put off runs once every lab has
+        stopped, when the screen is still."""
+        if labs.running() is not None:
+            self._full_collections.hold()
+        elif self._full_collections.held:
+            self.set_timer(STILL_SCREEN_S, self._collect_if_labs_still)
+
+    def _collect_if_labs_still(self) -> None:
+        if self.labs.labs.running() is None:
+            self._full_collections.release()
+
     def on_compute_failed(self, message: ComputeFailed) -> None:
         if self._step_back_at_start(message) or self._back_to_untrained(message):
             return
@@ -443,13 +460,15 @@ class TutorApp(App):
 
     def on_menu_answered(self, message: MenuAnswered) -> None:
         self.labs.menu_answered(message)
-        if message.problem is not None and not message.quiet:
-            self.notify(message.problem, title="models", severity="error", timeout=10)
+        told = message.quiet or self.labs.menu_answer_shown  # not again in a notice over the model form's own line
+        if message.problem is not None:
+            if not told:
+                self.notify(message.problem, title="models", severity="error", timeout=10)
         elif message.menu is not None and message.menu.opened is not None:
             self.notify(f"opened {message.menu.option(message.menu.opened).name}: every lesson uses it now",
                         title="models", timeout=6)
             self.choose_model(message.menu.opened)
-        elif message.menu is not None and message.menu.saved_to is not None:
+        elif message.menu is not None and message.menu.saved_to is not None and not told:
             self.notify(f"saved to {safe_to_draw(message.menu.saved_to)}", title="models", timeout=8)
 
     # ----- progress ---------------------------------------------------------------------------------
@@ -700,6 +719,7 @@ class TutorApp(App):
 
     def on_unmount(self) -> None:
         self._save_on_the_way_out()
+        self._full_collections.stop_holding()  # for the next app in this process (tests run many); no collection now
         with self._engine_lock:
             self._closing = True
             engine, self.engine = self.engine, None

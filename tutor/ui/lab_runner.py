@@ -51,6 +51,8 @@ class LabRunner:
         self.menu: ModelMenu | None = None
         self.menu_tickets = 0  # how many menu requests were made: each one's number is its ticket
         self.menu_answer: MenuAnswered | None = None  # the last one answered, with its problem if it failed
+        # The model form on screen showed the learner the last answer (its problem, where it saved): told once, there.
+        self.menu_answer_shown = False
         self.generation_job = GenerateJob()  # the settings of the next generation, as the learner set them
         self.text_run_epochs = 0  # 0: the run's default (TextRunSettings.epochs)
         self.changed: Signal[Labs] = Signal(app, "labs-changed")
@@ -62,7 +64,7 @@ class LabRunner:
         """Begin `kind` again from the model in force (generation: from the prompt), and run it."""
         lab = self.labs[kind]
         self._pause_others(kind)
-        lab.latest, lab.problem, lab.steps = None, None, []
+        lab.latest, lab.problem, lab.steps, lab.steps_to_take = None, None, [], 0
         lab.started_from = self.app.session.model
         lab.running = True
         self._ask(lab, self._first_job(kind))
@@ -73,7 +75,7 @@ class LabRunner:
             self.start(kind)
             return
         self._pause_others(kind)
-        lab.running, lab.problem = True, None
+        lab.running, lab.problem, lab.steps_to_take = True, None, 0
         if not lab.waiting:
             self._ask(lab, self._next_job(lab))
         self._publish()
@@ -82,6 +84,8 @@ class LabRunner:
         """One more overfitting step, then pause."""
         lab = self.labs.overfit
         if lab.waiting:
+            if not lab.running:
+                lab.steps_to_take += 1
             return
         self._pause_others(OVERFIT)
         lab.running, lab.problem = False, None
@@ -92,7 +96,7 @@ class LabRunner:
 
     def pause(self, kind: str) -> None:
         lab = self.labs[kind]
-        lab.running = False
+        lab.running, lab.steps_to_take = False, 0
         self._publish()
 
     def cancel(self, kind: str) -> None:
@@ -102,7 +106,7 @@ class LabRunner:
         lab.tickets += 1
         lab.running = lab.waiting = False
         lab.queue_place, lab.problem, lab.latest, lab.started_from, lab.steps = None, None, None, None, []
-        lab.target_steps = OVERFIT_TARGET_STEPS
+        lab.target_steps, lab.steps_to_take = OVERFIT_TARGET_STEPS, 0
         self._publish()
 
     def toggle(self, kind: str) -> None:
@@ -115,7 +119,7 @@ class LabRunner:
     def _pause_others(self, kind: str) -> None:
         for other in (self.labs.overfit, self.labs.text_run, self.labs.generate):
             if other.kind != kind:
-                other.running = False
+                other.running, other.steps_to_take = False, 0
 
     # ----- asking the engine ----------------------------------------------------------------------------
 
@@ -182,6 +186,9 @@ class LabRunner:
                 self.refresh_menu()  # a trained model is on offer now (the model form asks again when opened)
         if lab.running:
             self._ask(lab, self._next_job(lab))
+        elif lab.steps_to_take:
+            lab.steps_to_take -= 1
+            self._ask(lab, OverfitJob(steps=1))
         else:
             self._publish()
 
@@ -189,7 +196,7 @@ class LabRunner:
         lab = self.labs[message.kind]
         if message.ticket != lab.tickets:
             return
-        lab.waiting, lab.running, lab.queue_place = False, False, None
+        lab.waiting, lab.running, lab.queue_place, lab.steps_to_take = False, False, None, 0
         lab.problem = message.reason
         self._publish()
 
@@ -241,7 +248,7 @@ class LabRunner:
             self.app.post_message(MenuAnswered(menu, problem, ticket, quiet))
 
     def menu_answered(self, message: MenuAnswered) -> None:
-        self.menu_answer = message
+        self.menu_answer, self.menu_answer_shown = message, False
         if message.menu is not None:
             self.menu = message.menu
         self._publish()

@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # app.py imports the screens: at run time this module must no
     from textual.app import App
     from textual.dom import DOMNode
 
+    from tutor.core.lab import Labs
     from tutor.core.session import Session
     from tutor.ui.app import TutorApp
 
@@ -33,13 +34,25 @@ def follow_session(node: DOMNode, redraw: Callable[[Session], None]) -> None:
     what an immediate callback raises; here it is raised again in the node's message loop, so a broken
     redraw stops the app with its traceback, as any other handler's error does."""
 
-    def redraw_or_raise(session: Session) -> None:
+    cast("TutorApp", node.app).session_changed.subscribe(node, _raising_later(node, redraw), immediate=True)
+
+
+def follow_labs(node: DOMNode, redraw: Callable[[Labs], None]) -> None:
+    """Call `redraw` with the labs every time they change (`app.labs.changed`), in the same turn, as
+    `follow_session` does: a form that shows an answer has shown it before the app decides whether to tell it."""
+    cast("TutorApp", node.app).labs.changed.subscribe(node, _raising_later(node, redraw), immediate=True)
+
+
+def _raising_later(node: DOMNode, callback: Callable) -> Callable:
+    """`callback`, whose error is raised again in the node's message loop instead of being logged by the signal."""
+
+    def call_or_raise(data) -> None:
         try:
-            redraw(session)
+            callback(data)
         except Exception as error:
             node.call_next(_raise, error)
 
-    cast("TutorApp", node.app).session_changed.subscribe(node, redraw_or_raise, immediate=True)
+    return call_or_raise
 
 
 def _raise(error: Exception) -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from asyncssh.saslprep import SASLPrepError, saslprep
 
-from tutor.cli import PROG, UsageError
-from tutor.core.formatting import safe_to_draw
+from tutor.cli import PROG, UsageError, weights_file
 from tutor.core.progress import state_dir
 from tutor.core.settings import MAX_POSITIONS_ENV, max_positions, parse_max_positions
 from tutor.core.texts import open_regular_file
@@ -158,17 +157,9 @@ def parse_serve_options(argv: list[str]) -> ServeOptions:
         colors=args.colors,
         headless=args.headless,
         session_start=args.session_start,
-        weight_files=tuple(_weight_file(name) for name in args.weights),
+        weight_files=tuple(weights_file(name) for name in args.weights),  # the engine reads them
         allow_training=args.allow_training,
     )
-
-
-def _weight_file(name: str) -> Path:
-    """A --weights file, checked to exist now: the engine opens it, and says there if it is not a model."""
-    file = Path(name).expanduser()
-    if not file.is_file():
-        raise UsageError(f"--weights: {'not a file' if file.exists() else 'no such file'}: {safe_to_draw(str(file))}")
-    return file.absolute()
 
 
 def _position_limit(limit: int | None) -> int | None:

@@ -38,6 +38,7 @@ computed live by a real GPT-2-sized model on your text: untrained unless you cho
 | in the answer box | `enter` checks your answer, `F1` or the Hint button shows a hint, `escape` gives the lesson's keys back |
 | `↓` `↑` `pgdn` `pgup` on the heatmap | select the next / previous token, the next / previous row |
 | in the training lessons | `r` runs or pauses the training, `o` takes one overfitting step, `x` starts over, `u` makes every lesson use the model trained here (`m` saves it) |
+| `g` | in the generation lesson: type the prompt, from anywhere (`escape` gives the lesson keys back) |
 | in the Generate pane | `enter` edits the prompt and, in a field, generates; `r` pauses / resumes; `,` `.` the previous / next token's candidates; `↑` `↓` scroll; `escape` leaves a field |
 | `f` | in a workshop: go to the lesson the instructor suggests |
 | `ctrl+p` | command palette: go to lesson …, start over, theme … |

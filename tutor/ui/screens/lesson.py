@@ -21,7 +21,7 @@ from tutor.core.lab import GENERATE, OVERFIT, OVERFIT_TARGET_STEPS
 from tutor.core.lessons import Lesson, LessonSet
 from tutor.core.model_choice import LIST
 from tutor.core.session import Session
-from tutor.core.training_view import RESTART, RUN, STEP, USE, lab_keys, lesson_lab
+from tutor.core.training_view import KEYS_OF_LAB, RESTART, RUN, STEP, USE, lab_keys, lesson_lab
 from tutor.ui.commands import model_commands
 from tutor.ui.typed_app import ReachesTutorApp, follow_session
 from tutor.ui.widgets.explanation import ExplanationPane
@@ -45,8 +45,8 @@ WIDE_FROM = 110  # columns from which the lesson list is shown beside the lesson
 SIDE_BY_SIDE_FROM = 160
 LESSON_KEYS = Binding.Group("lesson")
 # The footer's keys, most needed first: on a narrow screen it drops them from the end, so Quit and Help stay.
-FOOTER_KEEP = ("quit", "help", "step", "lab_run", "lab_step", "lab_restart", "lab_use", "answer", "follow", "zoom",
-               "settings", "edit_text", "command_palette", "row")
+FOOTER_KEEP = ("quit", "help", "step", "lab_run", "lab_step", "lab_restart", "lab_use", "go_to_prompt", "answer",
+               "follow", "zoom", "settings", "edit_text", "command_palette", "row")
 ROW_KEYS = Binding.Group("row")
 REST_OF_THE_SCREEN = ("tutor.ui.widgets.lesson_list", "tutor.ui.widgets.check_panel", "tutor.ui.widgets.panes")
 LAB_ACTIONS = {"lab_run": RUN, "lab_step": STEP, "lab_restart": RESTART, "lab_use": USE}
@@ -85,6 +85,8 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         Binding("o", "lab_step", "One step", id="lab-step"),
         Binding("x", "lab_restart", "Start over", id="lab-restart"),
         Binding("u", "lab_use", "Use it", tooltip="Every lesson computes with the model trained here", id="lab-use"),
+        # The generation lesson's prompt, from wherever the focus is (see `check_action`); escape gives the keys back.
+        Binding("g", "go_to_prompt", "Prompt", tooltip="Type the prompt the model continues", id="go-to-prompt"),
         Binding("a", "answer", "Answer", id="answer-check"),
         Binding("h", "hint", "Hint", show=False, id="hint"),
         Binding("l", "toggle_list", "Lessons", show=False, id="toggle-lesson-list"),
@@ -107,6 +109,8 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         self._lesson_shown: Lesson | None = None
         self._suggestion_shown: int | None = None  # the index of the lesson the instructor suggests, while pending
         self._lab_keys_shown: frozenset[str] = frozenset()  # the training lab's keys the footer shows
+        self._prompt_key_shown = False  # whether the footer shows `g` (the generation lesson's prompt)
+        self._prompt_wanted = False  # `g` chose the Generate tab: its prompt takes the focus once it shows
 
     # ----- layout ---------------------------------------------------------------------------------
 
@@ -196,6 +200,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         before = self._lesson_shown
         self._lessons_shown, self._lesson_shown = app.lessons, lesson
         self._refresh_lab_keys()
+        self._refresh_prompt_key()
         if lesson is None:
             self._show_no_lessons()
             return
@@ -249,6 +254,10 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.show_active_pane()
+        if self._prompt_wanted:
+            self._prompt_wanted = False
+            self._focus_prompt()
+            return
         pane_area = self._pane_area()
         if pane_area is not None:
             pane_area.focus_the_tab_in_view_if_wanted()
@@ -316,7 +325,12 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         if action == "follow":
             return self._suggestion_shown is not None
         if action in LAB_ACTIONS:
-            return LAB_ACTIONS[action] in self._lab_keys()
+            key, kind = LAB_ACTIONS[action], self._lesson_lab()
+            if key in self._lab_keys():
+                return True
+            return None if key in KEYS_OF_LAB.get(kind, ()) else False  # None: shown, dimmed
+        if action == "go_to_prompt":
+            return self.lesson is not None and "generate" in self.lesson.panes
         if action == "step" and isinstance(self.focused, Input):
             return False  # ← → move the cursor in the answer box (the key goes on to it)
         return super().check_action(action, parameters)
@@ -333,6 +347,12 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         keys = self._lab_keys()
         if keys != self._lab_keys_shown:
             self._lab_keys_shown = keys
+            self.refresh_bindings()
+
+    def _refresh_prompt_key(self) -> None:
+        shown = bool(self.check_action("go_to_prompt", ()))
+        if shown != self._prompt_key_shown:
+            self._prompt_key_shown = shown
             self.refresh_bindings()
 
     def action_lab_run(self) -> None:
@@ -363,9 +383,9 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         if paused:
             labs.pause(training.kind)
         self.tutor_app.choose_model(TRAINED)
-        self.notify("every lesson now computes with the model trained here"
-                    + (", as it is now: training paused (r goes on)" if paused else "")
-                    + " (m chooses another, or saves it)", title="model", timeout=6)
+        self.notify("Every lesson now computes with the model trained here"
+                    + (", as it is now. Training is paused: r goes on." if paused else ".")
+                    + " m chooses another model, or saves this one.", title="model", timeout=6)
 
     def action_follow(self) -> None:
         self.tutor_app.follow_suggestion()
@@ -405,6 +425,21 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
 
     def action_toggle_list(self) -> None:
         self.toggle_class("-list-toggled")
+
+    def action_go_to_prompt(self) -> None:
+        """The Generate tab in view, unzoomed if another pane filled the screen, and the focus in its prompt."""
+        for tabs in self.query("#panes"):
+            if self.maximized is not None and self.maximized is not tabs:
+                self.minimize()
+            if tabs.active == "tab-generate":
+                self._focus_prompt()
+            else:
+                self._prompt_wanted = True
+                tabs.active = "tab-generate"
+
+    def _focus_prompt(self) -> None:
+        for prompt in self.query("#generate-prompt"):
+            prompt.focus()
 
     def action_answer(self) -> None:
         for check_panel in self.query("#check-panel"):

@@ -18,7 +18,7 @@ from tutor.core.lab import Labs
 from tutor.core.model_choice import LIST, OPEN, SAVE, may_open_files, may_save_trained, option_details, option_title
 from tutor.core.session import Session
 from tutor.ui.lab_runner import MenuAnswered
-from tutor.ui.typed_app import ReachesTutorApp, follow_session
+from tutor.ui.typed_app import ReachesTutorApp, follow_labs, follow_session
 from tutor.ui.widgets.steady_static import SteadyStatic
 from tutor.ui.widgets.visible_controls import ControlPictures
 
@@ -35,6 +35,9 @@ class ModelScreen(ReachesTutorApp, ModalScreen[None]):
     ModelScreen #open-field {
         margin-top: 1;
     }
+    ModelScreen #form-status {
+        min-height: 1;  /* its line is kept, so a message takes it without moving the fields */
+    }
     """
 
     def __init__(self, focus: str = LIST) -> None:
@@ -44,7 +47,6 @@ class ModelScreen(ReachesTutorApp, ModalScreen[None]):
         self._choices: list[str] = []  # each option's choice, in the order listed
         self._listed: tuple[str, ...] = ()  # what the list shows, to redraw it only when that changes
         self._asked: dict[int, str] = {}  # ticket -> what it asked for (LIST, OPEN, SAVE), while unanswered
-        self._errors = {OPEN: "", SAVE: ""}  # why the last path typed in each field was refused
         self._close_when_on_top = False
         self._dismissed = False
 
@@ -57,20 +59,19 @@ class ModelScreen(ReachesTutorApp, ModalScreen[None]):
                 yield Label("Open a file", classes="field-label")
                 yield Input(placeholder="path of a .pth or .safetensors file", id="field-open", compact=True,
                             classes="field-input", highlighter=ControlPictures())
-            yield Static(id="error-open", classes="field-error", markup=False)
             with Horizontal(classes="field", id="save-field"):
                 yield Label("Save trained", classes="field-label")
                 yield Input(placeholder="where to write it (.safetensors)", id="field-save", compact=True,
                             classes="field-input", highlighter=ControlPictures())
-            yield Static(id="error-save", classes="field-error", markup=False)
-            with Vertical(classes="form-outcome"):
+            with Vertical(classes="form-outcome"):  # the form's one message line: what it is doing, or why it did not
                 yield Static(id="form-status", classes="form-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         app = self.tutor_app
+        app.clear_notifications()  # a notice (e.g. `u`'s) would lie over the form's fields; the form says the rest
         follow_session(self, self._session_changed)
-        app.labs.changed.subscribe(self, self._labs_changed)
+        follow_labs(self, self._labs_changed)
         self._show(app.labs.menu)
         self._ask(app.labs.refresh_menu(), LIST)
         self._status("" if app.labs.menu is not None else ASKING)
@@ -83,7 +84,6 @@ class ModelScreen(ReachesTutorApp, ModalScreen[None]):
         opening, saving = may_open_files(menu, in_a_workshop=in_a_workshop), may_save_trained(menu)
         for name, shown in ((OPEN, opening), (SAVE, saving)):
             self.query_one(f"#{name}-field").display = shown
-            self.query_one(f"#error-{name}").display = shown and bool(self._errors[name])
         if menu is not None and not menu.may_open_files:
             note = "The instructor chose these models: ↑ ↓ pick one, enter uses it"
         else:
@@ -126,16 +126,17 @@ class ModelScreen(ReachesTutorApp, ModalScreen[None]):
         elif focused is None or not shown.get(focused.id or "", True):
             self.query_one("#model-list", OptionList).focus()
 
-    def _status(self, text: str) -> None:
+    def _status(self, text: str, tone: str = "") -> None:
+        """Say `text` on the form's message line; `tone`: "error" (refused) or "done" (saved), else under way."""
         status = self.query_one("#form-status", Static)
         status.update(safe_to_draw(text))
-        status.display = bool(text)
+        status.set_class(tone == "error", "-error")
+        status.set_class(tone == "done", "-done")
 
-    def _error(self, field: str, text: str = "") -> None:
-        self._errors[field] = text
-        error = self.query_one(f"#error-{field}", Static)
-        error.update(safe_to_draw(text))
-        error.display = bool(text)
+    def _tell(self, text: str, tone: str) -> None:
+        """Say an answer of the engine's on the message line: the app then shows it in no notice of its own."""
+        self._status(text, tone)
+        self.tutor_app.labs.menu_answer_shown = True
 
     # ----- the engine's answers -------------------------------------------------------------------------
 
@@ -156,18 +157,20 @@ class ModelScreen(ReachesTutorApp, ModalScreen[None]):
     def _answered(self, what: str, answer: MenuAnswered) -> None:
         if what == LIST:
             if answer.problem is not None:
-                self._status(f"Cannot list the models: {answer.problem}")
+                self._tell(f"Cannot list the models: {answer.problem}", "error")
             elif self.query_one("#form-status", Static).content == ASKING:
                 self._status("")
         elif answer.problem is not None:
-            self._error(what, answer.problem)
-            unchanged = "the model in use has not changed" if what == OPEN else "nothing was written"
-            self._status(f"Not {'opened' if what == OPEN else 'saved'}: {unchanged}. Change the path and try again.")
+            why = answer.problem.rstrip(". ")
+            if what == OPEN:
+                self._tell(f"Not opened: {why}. The model in use has not changed.", "error")
+            else:
+                self._tell(f"Not saved: {why}. Nothing was written.", "error")
         elif what == OPEN and answer.menu is not None and answer.menu.opened is not None:
-            self.action_close()  # the app uses it now, and its header names it once the numbers are in
+            self.action_close()  # the app uses it now, says so, and its header names it once the numbers are in
         elif what == SAVE and answer.menu is not None and answer.menu.saved_to is not None:
             saved = answer.menu.saved_to
-            self._status(f"Saved to {saved}. Open it again here, or start with: loss-tutor --weights {saved}")
+            self._tell(f"Saved to {saved}. Open it again here, or start with: loss-tutor --weights {saved}", "done")
 
     # ----- what the learner does ------------------------------------------------------------------------
 
@@ -184,10 +187,9 @@ class ModelScreen(ReachesTutorApp, ModalScreen[None]):
         what = OPEN if event.input.id == "field-open" else SAVE
         path = event.value.strip()
         if not path:
-            self._error(what, "type the path of a weights file first" if what == OPEN else
-                        "type where to save it first")
+            self._status("Type the path of a weights file first." if what == OPEN else
+                         "Type where to save the trained model first.", "error")
             return
-        self._error(what)
         if what == OPEN:
             self._status(f"Opening {path}…")
             self._ask(self.tutor_app.labs.open_weights(path), OPEN)

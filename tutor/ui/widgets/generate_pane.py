@@ -141,8 +141,9 @@ class GeneratePane(LabPane):
         self.focus()
 
     def action_toggle(self) -> None:
+        """Pause or go on; a generation that stopped on a problem (the engine cannot go on with it) begins again."""
         lab = self.lab
-        if lab.running or (lab.started and not lab.finished):
+        if lab.running or (lab.started and not lab.finished and not lab.problem):
             self.tutor_app.labs.toggle(GENERATE)
         else:
             self.generate()

@@ -12,6 +12,8 @@ from tutor.core.session import Session
 from tutor.ui.typed_app import ReachesTutorApp, follow_session, shows_ascii_only
 from tutor.ui.widgets.steady_static import SteadyStatic
 
+ASCII_ICON = "="  # where Textual's header draws ⭘ (it opens the palette), which an ASCII terminal shows as "?"
+
 
 class HeaderModel(SteadyStatic):
     DEFAULT_CSS = f"""
@@ -33,6 +35,8 @@ class ModelHeader(ReachesTutorApp, Header):
         yield HeaderModel(id="header-model", markup=False)
 
     def on_mount(self) -> None:
+        if shows_ascii_only(self):
+            self.icon = ASCII_ICON
         follow_session(self, self._show_model)
         self._show_model(self.tutor_app.session)
 

@@ -156,7 +156,7 @@ class PaneArea(Container):
         if pane is None:  # mounted in a frame or two; it asks to be drawn then (PaneMounted)
             return
         arguments = {
-            CodePane: (lesson.code, self.app.current_theme.dark),
+            CodePane: (lesson.code, report, self.app.current_theme.dark),
             TensorPane: (lesson.tensors, report, waiting),
             TokenTable: (report, session.row, lesson.stage, waiting),
             HeatmapPane: (report, waiting),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey, FooterLabel, KeyGroup
@@ -21,14 +22,44 @@ class PriorityFooter(Footer):
         super().__init__(**kwargs)
         self.keep = tuple(keep)
         self._widths: list[tuple[list[Widget], str, int]] | None = None  # each unit: its widgets, action, width
+        self._keys_composed: tuple | None = None  # `_key_list` when the keys were last composed
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._measure_and_fit)
 
     async def recompose(self) -> None:
         self._widths = None
+        self._keys_composed = self._key_list(self.screen)
         await super().recompose()
         self.call_after_refresh(self._measure_and_fit)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        """Textual's footer composes its keys again whenever one may have changed, and that lays the whole screen
+        out twice (30-60 ms while a model trains). When the same keys are shown and only some turn on or off, this
+        dims or brightens them where they are."""
+        if self._keys_composed is None or screen is not self.screen or not self.is_attached:
+            super().bindings_changed(screen)
+        elif screen.app.app_focus:
+            self.call_after_refresh(self._update_keys)
+
+    async def _update_keys(self) -> None:
+        if not self.is_attached:
+            return
+        if self._key_list(self.screen) != self._keys_composed:
+            await self.recompose()
+            return
+        enabled = {(active.binding.key, active.binding.action): active.enabled
+                   for active in self.screen.active_bindings.values()}
+        for footer_key in self.query(FooterKey):
+            disabled = not enabled.get((footer_key.key, footer_key.action), True)
+            footer_key._disabled = disabled  # what a click on it does: ring the bell, or press the key
+            footer_key.set_class(disabled, "-disabled")
+
+    @staticmethod
+    def _key_list(screen: Screen) -> tuple:
+        """What the footer's keys are and say, apart from which of them are enabled."""
+        return tuple((key, active.binding.action, active.binding.description, active.binding.show,
+                      active.binding.group, active.tooltip) for key, active in screen.active_bindings.items())
 
     def on_resize(self) -> None:
         if self._widths is not None:

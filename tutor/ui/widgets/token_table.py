@@ -2,7 +2,9 @@
 
 It is drawn line by line (Textual's line API): showing a row of the batch only lays out its cells as
 strings, and a frame renders just the lines in view, so a 256-token row costs about what an 8-token row
-does. Cells are plain text; ✓ and ✗ carry the verdict, the colour only repeats it.
+does. Cells are plain text; ✓ and ✗ carry the verdict, the colour only repeats it. A table wider than the pane
+(80 columns, zoomed or not) cuts its contexts, then its tokens' texts, so that every column shows and every
+token's id stays whole (tutor/core/column_fit.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tutor.core.column_fit import FitColumn, cut_label, cut_to_tail, fitted_widths, label_least_width
 from tutor.core.formatting import format_number, visible
 from tutor.core.report import Report, TokenRow
 from tutor.ui.typed_app import shows_ascii_only
@@ -40,6 +43,10 @@ ALL_COLUMNS = ("pos", "context", "target", "p(target)", "log p", "predicted", "o
 HEADINGS = {"pos": "pos", "input": "input token [id]", "target": "target [id]", "context": "context ⇒",
             "predicted": "predicted [id]", "p(target)": "p(target)", "log p": "log p", "ok": "✓/✗"}
 RIGHT_ALIGNED = {"pos", "p(target)", "log p"}
+# In a pane too narrow for the whole table, the contexts give up cells first, then the tokens' texts (their ids
+# never); the numbers and verdicts are never cut.
+CONTEXT_COLUMNS = {"context"}
+LABEL_COLUMNS = {"input", "target", "predicted"}
 
 
 def token_label(text: str, token_id: int, ascii_only: bool = False) -> str:
@@ -101,7 +108,8 @@ class TokenTable(ScrollView, can_focus=True):
         self.columns: tuple[str, ...] = ()
         self.cells: list[tuple[str, ...]] = []
         self.waiting = ""
-        self._widths: list[int] = []
+        self._widths: list[int] = []  # as drawn: fitted to the pane's width
+        self._fit_columns: list[FitColumn] = []  # each column's full and least widths
         self._shape: tuple = ()
         self._strips: dict[tuple[int, bool], Strip] = {}
 
@@ -111,7 +119,7 @@ class TokenTable(ScrollView, can_focus=True):
         self._strips.clear()
         if report is None:
             self.tokens, self.columns, self.cells, self.waiting = [], (), [], waiting
-            self._widths = [cell_len(waiting)]
+            self._widths, self._fit_columns = [cell_len(waiting)], []
             self.virtual_size = Size(self._widths[0], 1)
             self.refresh()
             return
@@ -119,20 +127,50 @@ class TokenTable(ScrollView, can_focus=True):
         self.tokens = report.row_tokens(row)
         ascii_only = shows_ascii_only(self)
         self.cells = [tuple(cell(column, token, ascii_only) for column in self.columns) for token in self.tokens]
-        self._widths = [
-            max(cell_len(HEADINGS[column]), *(cell_len(cells[index]) for cells in self.cells))
-            for index, column in enumerate(self.columns)
-        ]
-        width = len(GUTTER[0]) + sum(self._widths) + len(GAP) * (len(self._widths) - 1)
-        self.virtual_size = Size(width, len(self.cells) + 1)
+        self._fit_columns = [self._fit_column(index, column) for index, column in enumerate(self.columns)]
+        self._fit_to_width()
         shape = (report.settings.get("context_length"), stage)  # another batch row keeps the position
         cursor = self.cursor_row if shape == self._shape and self.cursor_row < len(self.cells) else 0
         self._shape = shape
         self.cursor_row = cursor
         self.refresh()
 
+    def _fit_column(self, index: int, column: str) -> FitColumn:
+        heading = cell_len(HEADINGS[column])
+        width = max(heading, *(cell_len(cells[index]) for cells in self.cells))
+        if column in CONTEXT_COLUMNS:
+            return FitColumn(width, min(heading, width), turn=0)
+        if column in LABEL_COLUMNS:
+            least = max(heading, *(label_least_width(cells[index], self._ellipsis) for cells in self.cells))
+            return FitColumn(width, min(least, width), turn=1)
+        return FitColumn(width, width)
+
+    @property
+    def _ellipsis(self) -> str:
+        return "..." if shows_ascii_only(self) else "…"
+
+    def _fit_to_width(self) -> None:
+        """The columns' widths for the pane's width (the whole table while it has none yet), and the virtual size:
+        wider than the pane only if even the narrowest columns are."""
+        if not self._fit_columns:
+            return
+        gaps = len(GUTTER[0]) + len(GAP) * (len(self._fit_columns) - 1)
+        room = self.size.width - gaps
+        if len(self.cells) + 1 > self.size.height:  # rows scroll: the vertical scrollbar takes its columns
+            room -= self.styles.scrollbar_size_vertical
+        full = [column.width for column in self._fit_columns]
+        widths = fitted_widths(self._fit_columns, room) if self.size.width else full
+        if widths != self._widths:
+            self._widths = widths
+            self._strips.clear()
+        self.virtual_size = Size(gaps + sum(widths), len(self.cells) + 1)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_to_width()
+        self.refresh()
+
     def rows_text(self) -> list[list[str]]:
-        """Every row's cells as shown, for tests and scripts."""
+        """Every row's cells in full, for tests and scripts (a narrow pane shows a token's text cut short)."""
         return [list(cells) for cells in self.cells]
 
     def notify_style_update(self) -> None:
@@ -174,6 +212,7 @@ class TokenTable(ScrollView, can_focus=True):
                 base += self.get_component_rich_style("token-table--cursor")
             segments = [Segment(GUTTER[0] if selected else GUTTER[1], base)]
             for position, (column, text, width) in enumerate(zip(self.columns, cells, self._widths)):
+                text = self._cut(column, text, width) if not header else text
                 if position:
                     segments.append(Segment(GAP, base))
                 padding = " " * (width - cell_len(text))
@@ -186,6 +225,13 @@ class TokenTable(ScrollView, can_focus=True):
                     segments += [Segment(text, style), Segment(padding, base)]
             self._strips[key] = Strip(segments)
         return self._strips[key]
+
+    def _cut(self, column: str, text: str, width: int) -> str:
+        if column in LABEL_COLUMNS:
+            return cut_label(text, width, self._ellipsis)
+        if column in CONTEXT_COLUMNS:
+            return cut_to_tail(text, width, self._ellipsis)
+        return text
 
     # ----- the cursor -----------------------------------------------------------------------------
 
