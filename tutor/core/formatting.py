@@ -46,6 +46,11 @@ def safe_to_draw(text: str, *, one_cell: bool = False) -> str:
     return CONTROL_CHARACTERS.sub(lambda match: escaped(match.group()), text.replace("\r\n", "\n"))
 
 
+def ellipsis(*, ascii_only: bool = False) -> str:
+    """What stands for the part of a text cut off."""
+    return "..." if ascii_only else "…"
+
+
 def visible(text: str, *, ascii_only: bool = False) -> str:
     """Token text with spaces, newlines and tabs made visible (· ↵ ⇥) and other unprintable characters escaped.
     `ascii_only` (a terminal that shows ASCII only): `_`, `\\n`, `\\t`, and every other non-ASCII character escaped."""

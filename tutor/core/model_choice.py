@@ -5,7 +5,7 @@ files, so they are made safe to draw."""
 from __future__ import annotations
 
 from tutor.core.answers import ModelMenu, ModelOption
-from tutor.core.formatting import safe_to_draw
+from tutor.core.formatting import ellipsis, safe_to_draw
 from tutor.core.jobs import OVERFIT_WORDS, TEXT_RUN_WORDS, TRAINED, TRAINED_FROM, TRAINED_HERE
 
 HEADER_WIDTH = 28  # the most cells "model: NAME" takes in the header, so that the lesson's title keeps the rest
@@ -32,8 +32,8 @@ def shortened(text: str, width: int, *, ascii_only: bool = False) -> str:
     """`text` cut to `width` characters, its end replaced by an ellipsis if it was cut."""
     if len(text) <= width:
         return text
-    ellipsis = "..." if ascii_only else "…"
-    return text[: max(width - len(ellipsis), 0)] + ellipsis
+    cut_off = ellipsis(ascii_only=ascii_only)
+    return text[: max(width - len(cut_off), 0)] + cut_off
 
 
 def _header_name(name: str) -> str:

@@ -287,7 +287,7 @@ def _generate(request: Request, job: GenerateJob, models: EngineModels, work: Se
         prompt_ids = encode(job.prompt)
         if not prompt_ids:
             raise ValueError("the prompt has no tokens")
-        name = getattr(model, "display_name", untrained_name(getattr(model, "seed", None)))
+        name = _name_of(model)
         steps = generation_steps(model, prompt_ids, settings, checkpoint=checkpoint)
         work.continuation = _Continuation(job.prompt, prompt_ids, steps, model, name, settings.max_new_tokens)
     continuation = work.continuation

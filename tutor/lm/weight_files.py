@@ -38,6 +38,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from tutor.core.formatting import safe_to_draw
+from tutor.core.report import GPT2_SIZES
 from tutor.core.small_files import FileTooLarge, read_small_file
 from tutor.core.texts import NotARegularFile, open_regular_file
 from tutor.lm.model import GPTModel
@@ -51,7 +52,7 @@ KIND_BOOK_SAFETENSORS = "book safetensors"  # the book's names in safetensors, w
 
 SAVED_FORMAT = "loss-tutor-saved-weights-1"
 GPT2_VOCAB_SIZE = 50257
-GPT2_HEADS_BY_WIDTH = {768: 12, 1024: 16, 1280: 20, 1600: 25}  # 124M, 355M, 774M, 1558M
+GPT2_HEADS_BY_WIDTH = {width: heads for width, _layers, heads in GPT2_SIZES}
 BOOK_DROP_RATE = 0.1
 MAX_CONFIG_JSON_BYTES = 1_000_000
 ACCEPTED = ("loss-tutor reads GPT-2 weights saved with torch.save (a state_dict) or as safetensors, "

@@ -108,8 +108,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         self._lessons_shown: LessonSet | None = None
         self._lesson_shown: Lesson | None = None
         self._suggestion_shown: int | None = None  # the index of the lesson the instructor suggests, while pending
-        self._lab_keys_shown: frozenset[str] = frozenset()  # the training lab's keys the footer shows
-        self._prompt_key_shown = False  # whether the footer shows `g` (the generation lesson's prompt)
+        self._lesson_keys_shown: tuple = ()  # what `_lesson_keys` was when the footer was last refreshed
         self._prompt_wanted = False  # `g` chose the Generate tab: its prompt takes the focus once it shows
 
     # ----- layout ---------------------------------------------------------------------------------
@@ -130,7 +129,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
 
     def on_mount(self) -> None:
         follow_session(self, self._session_changed)
-        self.tutor_app.labs.changed.subscribe(self, lambda labs: self._refresh_lab_keys())
+        self.tutor_app.labs.changed.subscribe(self, lambda labs: self._refresh_lesson_keys())
         self.show_lesson()
         self.query_one(ExplanationPane).focus()
         self.call_after_refresh(self._import_then, REST_OF_THE_SCREEN, self._mount_the_rest)
@@ -199,8 +198,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
         app, lesson = self.tutor_app, self.lesson
         before = self._lesson_shown
         self._lessons_shown, self._lesson_shown = app.lessons, lesson
-        self._refresh_lab_keys()
-        self._refresh_prompt_key()
+        self._refresh_lesson_keys()
         if lesson is None:
             self._show_no_lessons()
             return
@@ -343,16 +341,14 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
     def _lab_keys(self) -> frozenset[str]:
         return lab_keys(self._lesson_lab(), self.tutor_app.labs.labs)
 
-    def _refresh_lab_keys(self) -> None:
-        keys = self._lab_keys()
-        if keys != self._lab_keys_shown:
-            self._lab_keys_shown = keys
-            self.refresh_bindings()
+    def _lesson_keys(self) -> tuple:
+        """The keys that depend on the lesson and its lab: the lab's that work now, and whether `g` is shown."""
+        return self._lab_keys(), bool(self.check_action("go_to_prompt", ()))
 
-    def _refresh_prompt_key(self) -> None:
-        shown = bool(self.check_action("go_to_prompt", ()))
-        if shown != self._prompt_key_shown:
-            self._prompt_key_shown = shown
+    def _refresh_lesson_keys(self) -> None:
+        keys = self._lesson_keys()
+        if keys != self._lesson_keys_shown:
+            self._lesson_keys_shown = keys
             self.refresh_bindings()
 
     def action_lab_run(self) -> None:
@@ -462,6 +458,7 @@ class LessonScreen(ReachesTutorApp, Screen[None]):
     def action_choose_model(self, focus: str = LIST) -> None:
         from tutor.ui.screens.model_screen import ModelScreen
 
+        self.app.clear_notifications()  # from this screen, whose notices (e.g. `u`'s) would lie over the form
         self.app.push_screen(ModelScreen(focus))
 
     def system_commands(self) -> Iterable[SystemCommand]:

@@ -69,7 +69,6 @@ class ModelScreen(ReachesTutorApp, ModalScreen[None]):
 
     def on_mount(self) -> None:
         app = self.tutor_app
-        app.clear_notifications()  # a notice (e.g. `u`'s) would lie over the form's fields; the form says the rest
         follow_session(self, self._session_changed)
         follow_labs(self, self._labs_changed)
         self._show(app.labs.menu)

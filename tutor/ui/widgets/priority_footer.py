@@ -3,8 +3,9 @@ off the last ones (Quit and Help) and drawing the palette's hint over what is le
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from textual.binding import ActiveBinding
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -29,7 +30,7 @@ class PriorityFooter(Footer):
 
     async def recompose(self) -> None:
         self._widths = None
-        self._keys_composed = self._key_list(self.screen)
+        self._keys_composed = self._key_list(self.screen.active_bindings)
         await super().recompose()
         self.call_after_refresh(self._measure_and_fit)
 
@@ -45,21 +46,21 @@ class PriorityFooter(Footer):
     async def _update_keys(self) -> None:
         if not self.is_attached:
             return
-        if self._key_list(self.screen) != self._keys_composed:
+        active_bindings = self.screen.active_bindings  # asks every binding's `check_action`: once
+        if self._key_list(active_bindings) != self._keys_composed:
             await self.recompose()
             return
-        enabled = {(active.binding.key, active.binding.action): active.enabled
-                   for active in self.screen.active_bindings.values()}
+        enabled = {(active.binding.key, active.binding.action): active.enabled for active in active_bindings.values()}
         for footer_key in self.query(FooterKey):
             disabled = not enabled.get((footer_key.key, footer_key.action), True)
             footer_key._disabled = disabled  # what a click on it does: ring the bell, or press the key
             footer_key.set_class(disabled, "-disabled")
 
     @staticmethod
-    def _key_list(screen: Screen) -> tuple:
+    def _key_list(active_bindings: Mapping[str, ActiveBinding]) -> tuple:
         """What the footer's keys are and say, apart from which of them are enabled."""
         return tuple((key, active.binding.action, active.binding.description, active.binding.show,
-                      active.binding.group, active.tooltip) for key, active in screen.active_bindings.items())
+                      active.binding.group, active.tooltip) for key, active in active_bindings.items())
 
     def on_resize(self) -> None:
         if self._widths is not None:

@@ -23,7 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tutor.core.column_fit import FitColumn, cut_label, cut_to_tail, fitted_widths, label_least_width
-from tutor.core.formatting import format_number, visible
+from tutor.core.formatting import ellipsis, format_number, visible
 from tutor.core.report import Report, TokenRow
 from tutor.ui.typed_app import shows_ascii_only
 
@@ -54,8 +54,7 @@ def token_label(text: str, token_id: int, ascii_only: bool = False) -> str:
 
 
 def context_tail(context: str, ascii_only: bool = False) -> str:
-    shown = visible(context, ascii_only=ascii_only)
-    return shown if len(shown) <= CONTEXT_WIDTH else "…" + shown[-(CONTEXT_WIDTH - 1) :]
+    return cut_to_tail(visible(context, ascii_only=ascii_only), CONTEXT_WIDTH, ellipsis(ascii_only=ascii_only))
 
 
 def cell(column: str, token: TokenRow, ascii_only: bool = False) -> str:
@@ -147,7 +146,7 @@ class TokenTable(ScrollView, can_focus=True):
 
     @property
     def _ellipsis(self) -> str:
-        return "..." if shows_ascii_only(self) else "…"
+        return ellipsis(ascii_only=shows_ascii_only(self))
 
     def _fit_to_width(self) -> None:
         """The columns' widths for the pane's width (the whole table while it has none yet), and the virtual size:
